@@ -1,0 +1,246 @@
+"""dchweb settings: every value comes from an environment variable.
+
+Defaults are for development on the devstack. `DCHWEB_PRODUCTION=1` turns the
+unsafe defaults into errors (no secret key: refuse to start) and forces debug
+off. The README's configuration table lists the variables users set most.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from dchweb.envfile import load_env_defaults
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+# A process started outside `devstack/exec` still finds the devstack's Redis,
+# engine and registry; variables set in the environment win.
+load_env_defaults(Path(os.environ.get("DCHWEB_DEVSTACK_ENV", VAR_DIR / "devstack/env")))
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def env_str(name, default=""):
+    return os.environ.get(name, default)
+
+
+def env_bool(name, default=False):
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in TRUE_WORDS:
+        return True
+    if raw.strip().lower() in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1 or 0)")
+
+
+def env_int(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
+
+
+def env_list(name, default=""):
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+# --- Core -------------------------------------------------------------------
+
+PRODUCTION = env_bool("DCHWEB_PRODUCTION")
+DEVELOPMENT_SECRET_KEY = "dchweb-development-only-secret-key-do-not-use-in-production"
+SECRET_KEY = env_str("DCHWEB_SECRET_KEY")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "DCHWEB_PRODUCTION is set but DCHWEB_SECRET_KEY is not: refusing to start"
+        )
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
+
+DEBUG = False if PRODUCTION else env_bool("DCHWEB_DEBUG", default=True)
+ALLOWED_HOSTS = env_list("DCHWEB_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("DCHWEB_CSRF_TRUSTED_ORIGINS")
+SESSION_COOKIE_SECURE = env_bool("DCHWEB_SECURE_COOKIES", default=PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Secrets at rest (registry passwords, private keys). A comma-separated list of
+# Fernet keys: the first encrypts, all decrypt, so keys can rotate. Empty means
+# a key derived from SECRET_KEY (see hosts/crypto.py).
+DCHWEB_ENCRYPTION_KEY = env_str("DCHWEB_ENCRYPTION_KEY")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    # Serves the Swagger UI files for /api/v1/docs locally: no CDN.
+    "ninja",
+    "hosts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "hosts.middleware.ApiErrorsAsJsonMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "hosts.middleware.LoginRequiredExceptPublicPathsMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # After MessageMiddleware, so it sees the messages before they are stored.
+    "hosts.middleware.HtmxMessagesMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dchweb.urls"
+WSGI_APPLICATION = "dchweb.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "hosts.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+
+SQLITE_PATH = Path(env_str("DCHWEB_SQLITE_PATH", str(VAR_DIR / "dchweb.sqlite3")))
+# The test database is a file, not :memory:, because the integration tests'
+# Celery worker is another process and must see the same rows.
+TEST_SQLITE_PATH = Path(
+    env_str("DCHWEB_TEST_SQLITE_PATH", str(VAR_DIR / "test.sqlite3"))
+)
+
+if env_str("DATABASE_URL"):
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env_str("DATABASE_URL"),
+            conn_max_age=env_int("DCHWEB_DB_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
+else:
+    # SQLite refuses to create a database in a folder that does not exist,
+    # and on a fresh clone var/ does not.
+    SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    TEST_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": SQLITE_PATH,
+            "OPTIONS": {
+                # WAL lets the web server read while the worker writes;
+                # IMMEDIATE takes the write lock at BEGIN, so two writers wait
+                # for each other (up to `timeout` seconds) instead of failing
+                # with "database is locked" half-way through a transaction.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+            "TEST": {"NAME": TEST_SQLITE_PATH},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth -------------------------------------------------------------------
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Paths a visitor reaches without a session. The API authenticates each call
+# with a bearer token; /metrics accepts a session or a token (hosts/views.py).
+LOGIN_EXEMPT_PATH_PREFIXES = (
+    "/healthz",
+    "/metrics",
+    "/accounts/login/",
+    "/static/",
+    "/api/",
+)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# --- I18n -------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("DCHWEB_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Production serves what `collectstatic` wrote to STATIC_ROOT, with hashed
+# names; development serves straight from the source folders (finders), so it
+# has no collect step and no STATIC_ROOT.
+STATIC_ROOT = BASE_DIR / "staticfiles" if PRODUCTION else None
+WHITENOISE_USE_FINDERS = not PRODUCTION
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# --- Celery: where it runs (its task policy is in dchweb/celery.py) ----------
+
+REDIS_URL = env_str("DCHWEB_REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = env_str("DCHWEB_RESULT_BACKEND_URL", REDIS_URL)
+CELERY_TASK_DEFAULT_QUEUE = env_str("DCHWEB_TASK_QUEUE", "dchweb")
+# Periodic tasks, run by `celery -A dchweb beat`. Empty for now; the reconciler
+# (per endpoint, under a lock) and the endpoint probes are added here, e.g.
+#   "probe-endpoints": {"task": "hosts.tasks.probe_endpoints", "schedule": 60.0},
+CELERY_BEAT_SCHEDULE = {}
+
+# --- Logging ----------------------------------------------------------------
+
+LOG_LEVEL = env_str("DCHWEB_LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "plain",
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+    },
+}

@@ -1,0 +1,19 @@
+"""The JSON API under /api/v1/ (django-ninja): bearer tokens, one error shape."""
+
+from ninja import NinjaAPI
+
+from hosts.api import errors
+from hosts.api.auth import BearerToken
+from hosts.api.routes import router
+
+api = NinjaAPI(
+    title="dchweb API",
+    version="1",
+    description="Build hosts on Docker endpoints. Errors: "
+    '`{"error": code, "detail": text}`.',
+    auth=BearerToken(),
+    urls_namespace="api-v1",
+    docs_url="/docs",
+)
+errors.install(api)
+api.add_router("/", router)

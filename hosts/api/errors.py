@@ -1,0 +1,108 @@
+"""The API's one error shape: `{"error": code, "detail": text}`.
+
+Bad input is a 400 with a readable detail, never a 500; an unexpected crash is
+logged with its traceback and answered with a bare `internal` error.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+logger = logging.getLogger(__name__)
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "throttled",
+    500: "internal",
+    503: "unavailable",
+}
+
+
+def error_code(status: int) -> str:
+    return ERROR_CODES.get(status, "internal" if status >= 500 else "bad_request")
+
+
+class ApiError(Exception):
+    """Raised by API code for an answer other than success."""
+
+    def __init__(self, status: int, detail: str, code: str | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code or error_code(status)
+
+
+def forbidden(detail: str = "you may not do this") -> ApiError:
+    return ApiError(403, detail)
+
+
+def not_found(detail: str = "not found") -> ApiError:
+    return ApiError(404, detail)
+
+
+def describe_validation_errors(errors: list[dict]) -> str:
+    """`limit: Input should be greater than or equal to 1; ...`"""
+    parts = []
+    for error in errors:
+        # loc is e.g. ("query", "limit"); the first element says where, the
+        # rest names the field, which is what the caller recognises.
+        location = [str(part) for part in error.get("loc", ())[1:]]
+        field = ".".join(location) or "request"
+        parts.append(f"{field}: {error.get('msg', 'invalid value')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install(api) -> None:
+    """Register the handlers on a NinjaAPI."""
+
+    def respond(request, status, detail, code=None, headers=None):
+        response = api.create_response(
+            request,
+            {"error": code or error_code(status), "detail": detail},
+            status=status,
+        )
+        for name, value in (headers or {}).items():
+            response[name] = value
+        return response
+
+    @api.exception_handler(ApiError)
+    def on_api_error(request, exc):
+        return respond(request, exc.status, exc.detail, exc.code)
+
+    @api.exception_handler(AuthenticationError)
+    def on_authentication_error(request, exc):
+        return respond(
+            request,
+            401,
+            "a valid API token is required: Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @api.exception_handler(HttpError)
+    def on_http_error(request, exc):
+        return respond(request, exc.status_code, str(exc))
+
+    @api.exception_handler(ValidationError)
+    def on_validation_error(request, exc):
+        return respond(request, 400, describe_validation_errors(exc.errors))
+
+    @api.exception_handler(Http404)
+    def on_not_found(request, exc):
+        return respond(request, 404, str(exc) or "not found")
+
+    @api.exception_handler(PermissionDenied)
+    def on_permission_denied(request, exc):
+        return respond(request, 403, str(exc) or "you may not do this")
+
+    @api.exception_handler(Exception)
+    def on_unexpected(request, exc):
+        logger.exception("API error on %s %s", request.method, request.path)
+        return respond(request, 500, "internal error; the server log has the details")

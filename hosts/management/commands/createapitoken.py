@@ -1,0 +1,33 @@
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from hosts import services
+from hosts.models import AuditEvent
+
+
+class Command(BaseCommand):
+    help = (
+        "Create an API token for USERNAME. The token is printed once on stdout "
+        "(alone, for scripts) and stored only as a hash."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--name", default="default", help="a label for the token")
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        try:
+            user = User.objects.get(username=options["username"])
+        except User.DoesNotExist:
+            raise CommandError(f"no user named {options['username']!r}") from None
+        if not user.is_active:
+            raise CommandError(f"user {user.username!r} is inactive")
+        api_token, plaintext = services.create_api_token(
+            user, options["name"], actor=None, source=AuditEvent.Source.CLI
+        )
+        self.stderr.write(
+            f"API token {api_token.name!r} for {user.username} "
+            f"(prefix {api_token.prefix}); it is shown only this once:"
+        )
+        self.stdout.write(plaintext)

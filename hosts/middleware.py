@@ -1,0 +1,103 @@
+"""Project-wide request handling: login everywhere, JSON errors on the API,
+Django messages on HTMX swaps."""
+
+import json
+from http import HTTPStatus
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.template.loader import render_to_string
+
+from hosts.api.errors import error_code
+
+
+class LoginRequiredExceptPublicPathsMiddleware(LoginRequiredMiddleware):
+    """Django's LoginRequiredMiddleware, minus the paths that authenticate
+    differently (the API's bearer tokens) or not at all (/healthz, static)."""
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.path.startswith(settings.LOGIN_EXEMPT_PATH_PREFIXES):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class ApiErrorsAsJsonMiddleware:
+    """Every API error is `{"error": code, "detail": text}`.
+
+    Ninja's handlers (hosts/api/errors.py) cover errors raised inside an
+    operation; this covers what Django answers on its own: an unknown route
+    (404), a method the route lacks (405), a crash outside an operation (500).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path.startswith("/api/") or response.status_code < 400:
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        return self._as_json(request, response)
+
+    def _as_json(self, request, response):
+        status = response.status_code
+        if status == 404:
+            detail = f"no such API route: {request.method} {request.path}"
+        elif status == 405:
+            allowed = response.get("Allow", "")
+            detail = f"{request.method} is not allowed here; allowed: {allowed}"
+        else:
+            detail = _reason(status)
+        body = json.dumps({"error": error_code(status), "detail": detail})
+        response.content = body.encode()
+        response["Content-Type"] = "application/json"
+        response["Content-Length"] = str(len(response.content))
+        return response
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "error"
+
+
+class HtmxMessagesMiddleware:
+    """Django messages on HTMX responses, as an out-of-band swap of #messages.
+
+    A full page shows messages through base.html; a fragment swap would leave
+    them queued until the next full page. Rendering them here (once, only if
+    the response's template did not already show them) puts them on screen
+    with the swap that caused them.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not getattr(request, "htmx", False) or not self._is_swappable(response):
+            return response
+        storage = messages.get_messages(request)
+        if storage.used:
+            return response
+        pending = list(storage)
+        if pending:
+            html = render_to_string(
+                "hosts/partials/messages.html",
+                {"messages": pending, "oob": True},
+                request=request,
+            )
+            response.content += html.encode()
+        return response
+
+    @staticmethod
+    def _is_swappable(response) -> bool:
+        return (
+            200 <= response.status_code < 300
+            and not getattr(response, "streaming", False)
+            and response.get("Content-Type", "").startswith("text/html")
+            and "HX-Redirect" not in response
+        )

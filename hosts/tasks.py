@@ -1,0 +1,16 @@
+"""Celery tasks: thin wrappers that take ids or primitives and call services.
+
+Enqueue with `task.delay_on_commit(...)` from code inside a transaction, so a
+worker never looks for a row that is not committed yet.
+"""
+
+from celery import shared_task
+
+from hosts import services
+
+
+@shared_task(bind=True)
+def record_heartbeat(self, note: str) -> int:
+    """Write a `worker.heartbeat` audit event: proves web → broker → worker → DB."""
+    event = services.record_heartbeat(note, hostname=self.request.hostname)
+    return event.pk

@@ -1,0 +1,57 @@
+"""API tokens: `dchw_<prefix>_<secret>`. The prefix finds the row, the
+SHA-256 of the whole token proves it; the plaintext is never stored."""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.utils import timezone
+
+from hosts.models import ApiToken
+
+TOKEN_SCHEME = "dchw"
+# Writing last_used_at on every call would turn each API read into a write
+# (and a lock on SQLite); once a minute is precise enough to spot dead tokens.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh (plaintext, prefix)."""
+    prefix = secrets.token_hex(4)
+    return f"{TOKEN_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+def prefix_of(token: str) -> str | None:
+    scheme, _, rest = token.partition("_")
+    prefix, _, secret = rest.partition("_")
+    if scheme != TOKEN_SCHEME or not prefix or not secret:
+        return None
+    return prefix
+
+
+def user_for_token(token: str):
+    """The active user a token belongs to, or None (unknown, revoked, inactive)."""
+    prefix = prefix_of(token)
+    if prefix is None:
+        return None
+    presented = hash_token(token)
+    candidates = ApiToken.objects.select_related("user").filter(
+        prefix=prefix, revoked_at__isnull=True, user__is_active=True
+    )
+    for api_token in candidates:
+        if hmac.compare_digest(api_token.token_hash, presented):
+            _touch(api_token)
+            return api_token.user
+    return None
+
+
+def _touch(api_token: ApiToken) -> None:
+    now = timezone.now()
+    last = api_token.last_used_at
+    if last is None or now - last >= LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
