@@ -1,0 +1,51 @@
+# The README's two commands are `make run` and `make test`; everything else
+# here serves them. Each target sets up what it needs on a fresh machine.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# Runs a command with the devstack's variables and its view of registry.test.
+IN_DEVSTACK := devstack/exec
+PYTEST_ARGS ?=
+
+.PHONY: run test lint venv devstack devstack-down unit integration browser clean
+
+## the dashboard on the devstack at http://127.0.0.1:8000/ (Ctrl-C stops it all)
+run: venv devstack
+	$(IN_DEVSTACK) $(PY) manage.py migrate --noinput
+	$(IN_DEVSTACK) $(PY) manage.py seed_devstack
+	@echo "dchweb: http://127.0.0.1:8000/  (Ctrl-C stops the dashboard and the devstack)"
+	trap 'devstack/down' EXIT; $(IN_DEVSTACK) $(VENV)/bin/honcho -f Procfile start
+
+## the whole suite: lint, unit, integration (real engine, registry, Redis, worker), browser
+test: venv devstack lint
+	$(IN_DEVSTACK) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+unit: venv
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+integration: venv devstack
+	$(IN_DEVSTACK) $(VENV)/bin/pytest -m integration $(PYTEST_ARGS)
+
+browser: venv devstack
+	$(IN_DEVSTACK) $(VENV)/bin/pytest -m browser $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+devstack:
+	devstack/up
+
+devstack-down:
+	devstack/down
+
+## removes the venv and the devstack's state (images cached in ~/.cache/dchweb stay)
+clean: devstack-down
+	rm -rf $(VENV) var

@@ -1,0 +1,183 @@
+"""Fixtures for the real parts: the devstack engine, registry, worker and browser.
+
+`make test` runs pytest through `devstack/exec`, which exports the devstack's
+variables (var/devstack/env) and resolves `registry.test` to this devstack's
+registry. Run by hand, `devstack/exec .venv/bin/pytest ...` does the same.
+A test that needs a part that is not there fails and says how to get it.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LOG_DIR = ROOT / "var" / "test-logs"
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls
+# the tests make next to it are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def devstack_value(name):
+    """A devstack variable, or a failure that says how to get the devstack."""
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(
+            f"{name} is not set: the devstack is not up or this run is outside it. "
+            "Run `make test`, or `devstack/up` then `devstack/exec .venv/bin/pytest`."
+        )
+    return value
+
+
+@pytest.fixture(scope="session")
+def devstack():
+    password_file = Path(devstack_value("DCHWEB_REGISTRY_PASSWORD_FILE"))
+    return {
+        "docker_url": devstack_value("DCHWEB_DOCKER_URL"),
+        "network": devstack_value("DCHWEB_DEVSTACK_NETWORK"),
+        "image": devstack_value("DCHWEB_BUILD_HOST_IMAGE"),
+        "registry": devstack_value("DCHWEB_REGISTRY"),
+        "registry_ca": Path(devstack_value("DCHWEB_REGISTRY_CA")).read_bytes(),
+        "registry_user": devstack_value("DCHWEB_REGISTRY_USER"),
+        "registry_password": password_file.read_text().strip(),
+    }
+
+
+@pytest.fixture(scope="session")
+def registry_auth(devstack):
+    return {
+        "username": devstack["registry_user"],
+        "password": devstack["registry_password"],
+        "serveraddress": devstack["registry"],
+    }
+
+
+@pytest.fixture(scope="session")
+def engine(devstack):
+    import docker
+
+    client = docker.DockerClient(base_url=devstack["docker_url"], timeout=120)
+    try:
+        client.ping()
+    except Exception as error:
+        pytest.fail(f"the devstack engine at {devstack['docker_url']} is down: {error}")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def build_host_image(engine, devstack, registry_auth):
+    """Workflow step 1: the engine pulls the build-host image from the registry."""
+    repository, tag = devstack["image"].rsplit(":", 1)
+    engine.images.pull(repository, tag=tag, auth_config=registry_auth)
+    return devstack["image"]
+
+
+@pytest.fixture(scope="session")
+def busybox():
+    path = Path("/bin/busybox")
+    if not path.exists():
+        pytest.fail("/bin/busybox is missing: devstack/up installs busybox-static")
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker process on the devstack Redis and the test database.
+
+    It listens on a queue of its own, so a `make run` worker on the same
+    devstack never takes the tests' tasks.
+    """
+    from django.db import connection
+
+    from dchweb.celery import app
+
+    devstack_value("DCHWEB_REDIS_URL")
+    queue = f"dchweb-test-{uuid.uuid4().hex[:8]}"
+    with django_db_blocker.unblock():
+        database = connection.settings_dict["NAME"]
+    env = dict(os.environ, DCHWEB_SQLITE_PATH=str(database))
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / "celery-worker.log"
+    with log_path.open("wb") as log:
+        worker = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "celery", "-A", "dchweb", "worker"),
+                *("-Q", queue, "--concurrency", "1", "-n", f"{queue}@%h"),
+                *("-l", "info"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        _wait_for_worker(app, f"{queue}@", worker, log_path)
+        yield worker
+    finally:
+        app.conf.task_default_queue = previous_queue
+        _stop(worker)
+
+
+def _wait_for_worker(app, name_prefix, worker, log_path, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            pytest.fail(f"the Celery worker exited: {log_path.read_text()[-3000:]}")
+        replies = app.control.ping(timeout=1.0)
+        if any(name.startswith(name_prefix) for reply in replies for name in reply):
+            return
+    pytest.fail(f"the Celery worker never answered: {log_path.read_text()[-3000:]}")
+
+
+def _stop(process, timeout=20):
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: devstack/up installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=BROWSER_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
