@@ -128,9 +128,10 @@ TEMPLATES = [
 
 SQLITE_PATH = Path(env_str("DCHWEB_SQLITE_PATH", str(VAR_DIR / "dchweb.sqlite3")))
 # The test database is a file, not :memory:, because the integration tests'
-# Celery worker is another process and must see the same rows.
+# Celery worker is another process and must see the same rows. One file per
+# test run, so two runs in one checkout never share (and wipe) a database.
 TEST_SQLITE_PATH = Path(
-    env_str("DCHWEB_TEST_SQLITE_PATH", str(VAR_DIR / "test.sqlite3"))
+    env_str("DCHWEB_TEST_SQLITE_PATH", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))
 )
 
 if env_str("DATABASE_URL"):

@@ -106,7 +106,8 @@ def test_seed_prints_a_generated_admin_password_once_and_it_works(devstack_env):
     second, _ = run("seed_devstack")
 
     assert authenticate(username="admin", password=password) is not None
-    assert "admin login" not in second
+    assert "admin login: admin / " not in second
+    assert "changepassword admin" in second
     assert password not in second
 
 

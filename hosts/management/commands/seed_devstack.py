@@ -42,6 +42,11 @@ class Command(BaseCommand):
 
     def _announce_admin_login(self, password):
         if password is None:
+            # A person who lost the first run's output needs a way back in.
+            self.stdout.write(
+                "admin login: admin (password shown when it was created; "
+                "`.venv/bin/python manage.py changepassword admin` sets a new one)"
+            )
             return
         if os.environ.get("DCHWEB_ADMIN_PASSWORD"):
             self.stdout.write(
