@@ -1,0 +1,335 @@
+"""The engine adapter: the one module that imports `docker`.
+
+It takes plain connection settings, returns plain data and raises only the
+exceptions below, each with a `reason` code and a message written for the
+person who has to fix it. Every call has a timeout.
+"""
+
+import contextlib
+import json
+import ssl
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests
+
+# VIC serves API 1.25; anything older cannot run dch-photon.
+MINIMUM_API_VERSION = "1.25"
+DEFAULT_TIMEOUT_SECONDS = 10
+VIC_MARKER = "vSphere Integrated Containers"
+
+
+class EngineError(Exception):
+    """A Docker engine call failed; `reason` says why in one word."""
+
+    reason = "failed"
+
+    def __init__(self, message, reason=None):
+        super().__init__(message)
+        self.message = message
+        if reason:
+            self.reason = reason
+
+
+class EngineUnreachable(EngineError):
+    reason = "unreachable"
+
+
+class EngineTLSError(EngineError):
+    reason = "tls"
+
+
+class EngineVersionUnsupported(EngineError):
+    reason = "api_version_unsupported"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach one engine: what an Endpoint row holds, as plain data."""
+
+    docker_url: str
+    tls_mode: str = "none"  # none | tls (encrypt only) | tlsverify
+    ca_pem: str = ""
+    client_cert_pem: str = ""
+    client_key_pem: str = ""
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    flavor: str  # "vic" or "docker"
+    name: str
+    server_version: str
+    api_version: str
+    os_type: str
+    architecture: str
+    operating_system: str
+    volume_stores: list[str] = field(default_factory=list)
+
+
+def probe(connection):
+    """Connect, negotiate the API version and describe the engine."""
+    with open_client(connection) as client:
+        info = _call(client.info)
+        return ProbeResult(
+            flavor="vic" if VIC_MARKER in json.dumps(info) else "docker",
+            name=info.get("Name", ""),
+            server_version=info.get("ServerVersion", ""),
+            api_version=client.api.api_version,
+            os_type=info.get("OSType", ""),
+            architecture=info.get("Architecture", ""),
+            operating_system=info.get("OperatingSystem", ""),
+            volume_stores=_vic_volume_stores(info),
+        )
+
+
+@contextlib.contextmanager
+def open_client(connection):
+    """A docker-py client on the version both sides speak; closed afterwards."""
+    with _tls_files(connection) as tls:
+        kwargs = {
+            "base_url": _base_url(connection),
+            "tls": tls,
+            "timeout": connection.timeout,
+        }
+        client = _client(version=docker.constants.MINIMUM_DOCKER_API_VERSION, **kwargs)
+        try:
+            version = _negotiate(_call(client.version))
+        except EngineTLSError as error:
+            raise _name_missing_client_certificate(error, connection) from error
+        finally:
+            client.close()
+        client = _client(version=version, **kwargs)
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+def _client(**kwargs):
+    client = docker.DockerClient(**kwargs)
+    # requests lets REQUESTS_CA_BUNDLE override the CA we set on the session,
+    # which would make every engine with its own CA "unknown".
+    client.api.trust_env = False
+    return client
+
+
+def _name_missing_client_certificate(error, connection):
+    """Engines answer "bad certificate" whether ours was wrong or absent."""
+    if error.reason == "client_certificate_rejected" and not (
+        connection.client_cert_pem and connection.client_key_pem
+    ):
+        return EngineTLSError(
+            "the engine requires a client certificate: add the endpoint's client "
+            "certificate and key",
+            reason="client_certificate_missing",
+        )
+    return error
+
+
+def _base_url(connection):
+    url = connection.docker_url
+    if connection.tls_mode != "none" and url.startswith("tcp://"):
+        return "https://" + url.removeprefix("tcp://")
+    return url
+
+
+@contextlib.contextmanager
+def _tls_files(connection):
+    """docker-py reads certificates from files: write them, then remove them."""
+    if connection.tls_mode == "none":
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="dchweb-tls-") as directory:
+        folder = Path(directory)
+        client_cert = None
+        if connection.client_cert_pem and connection.client_key_pem:
+            (folder / "cert.pem").write_text(connection.client_cert_pem)
+            (folder / "key.pem").write_text(connection.client_key_pem)
+            client_cert = (str(folder / "cert.pem"), str(folder / "key.pem"))
+        ca_cert = None
+        verify = connection.tls_mode == "tlsverify"
+        if verify and connection.ca_pem:
+            (folder / "ca.pem").write_text(connection.ca_pem)
+            ca_cert = str(folder / "ca.pem")
+        yield docker.tls.TLSConfig(
+            client_cert=client_cert, ca_cert=ca_cert, verify=verify
+        )
+
+
+def _negotiate(version_info):
+    """The highest API version both the engine and docker-py speak."""
+    server_max = version_info.get("ApiVersion", MINIMUM_API_VERSION)
+    server_min = version_info.get("MinAPIVersion", server_max)
+    client_max = docker.constants.DEFAULT_DOCKER_API_VERSION
+    chosen = min(server_max, client_max, key=_version_key)
+    if _version_key(chosen) < _version_key(MINIMUM_API_VERSION) or _version_key(
+        server_min
+    ) > _version_key(client_max):
+        raise EngineVersionUnsupported(
+            f"the engine speaks Docker API {server_min} to {server_max}; dchweb needs "
+            f"{MINIMUM_API_VERSION} or newer and speaks up to {client_max}"
+        )
+    return chosen
+
+
+def _version_key(version):
+    return tuple(int(part) for part in version.split("."))
+
+
+def _vic_volume_stores(info):
+    """VIC lists its volume stores in SystemStatus as ["VolumeStores", "a b"]."""
+    for entry in info.get("SystemStatus") or []:
+        if len(entry) == 2 and entry[0].strip() == "VolumeStores":
+            return entry[1].split()
+    return []
+
+
+def _call(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except (docker.errors.DockerException, requests.RequestException, OSError) as e:
+        raise classify(e) from e
+
+
+def classify(error):
+    """Turn what docker-py, requests or ssl raised into an EngineError."""
+    text = _full_text(error)
+    lowered = text.lower()
+    for needle, make in _CLASSIFIERS:
+        if needle in lowered:
+            return make(text)
+    if "http request to an https server" in lowered:
+        return EngineTLSError(
+            "the engine serves TLS: set the endpoint's TLS mode to tls or tlsverify",
+            reason="tls_required",
+        )
+    return EngineError(f"the engine call failed: {_first_line(text)}")
+
+
+def _full_text(error):
+    """The messages of an exception and of everything that caused it."""
+    parts = []
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        parts.append(str(error))
+        if isinstance(error, ssl.SSLError) and error.reason:
+            parts.append(str(error.reason))
+        error = error.__cause__ or error.__context__
+    return " | ".join(parts)
+
+
+def _first_line(text):
+    return text.split(" | ")[0][:300]
+
+
+def _tls(reason, message):
+    return lambda text: EngineTLSError(message, reason=reason)
+
+
+def _unreachable(reason, message):
+    return lambda text: EngineUnreachable(message, reason=reason)
+
+
+# Order matters: the more specific TLS failures come before the generic ones.
+_CLASSIFIERS = [
+    (
+        "hostname mismatch",
+        _tls(
+            "hostname_mismatch",
+            "the engine's certificate is not valid for this host name: use the name "
+            "or address in its certificate, or issue it one for this address",
+        ),
+    ),
+    (
+        "ip address mismatch",
+        _tls(
+            "hostname_mismatch",
+            "the engine's certificate is not valid for this address: use the name "
+            "or address in its certificate, or issue it one for this address",
+        ),
+    ),
+    (
+        "certificate verify failed",
+        _tls(
+            "unknown_authority",
+            "the engine's certificate is signed by an authority the endpoint's CA "
+            "certificate does not cover: upload the CA that signed it",
+        ),
+    ),
+    (
+        "certificate required",
+        _tls(
+            "client_certificate_missing",
+            "the engine requires a client certificate: add the endpoint's client "
+            "certificate and key",
+        ),
+    ),
+    (
+        "alert bad certificate",
+        _tls(
+            "client_certificate_rejected",
+            "the engine rejected the client certificate: it was not issued by the "
+            "CA the engine trusts, or it is missing",
+        ),
+    ),
+    (
+        "alert unknown ca",
+        _tls(
+            "client_certificate_rejected",
+            "the engine rejected the client certificate: it was not issued by the "
+            "CA the engine trusts",
+        ),
+    ),
+    (
+        "wrong version number",
+        _tls(
+            "tls_not_served",
+            "the engine does not speak TLS on this port: set the endpoint's TLS "
+            "mode to none, or use its TLS port",
+        ),
+    ),
+    (
+        "connection refused",
+        _unreachable(
+            "connection_refused",
+            "connection refused: nothing listens at this address and port",
+        ),
+    ),
+    (
+        "no such file or directory",
+        _unreachable(
+            "connection_refused", "no engine socket at this path: is the engine up?"
+        ),
+    ),
+    (
+        "timed out",
+        _unreachable(
+            "timeout",
+            "the engine did not answer in time: check the address, the port and any "
+            "firewall between dchweb and the engine",
+        ),
+    ),
+    (
+        "name or service not known",
+        _unreachable("unknown_host", "the engine's host name does not resolve"),
+    ),
+    (
+        "connection reset",
+        _unreachable(
+            "connection_reset",
+            "the engine closed the connection: it may require a client certificate "
+            "or speak another protocol on this port",
+        ),
+    ),
+    (
+        "client version",
+        lambda text: EngineVersionUnsupported(
+            f"the engine refused dchweb's API version: {_first_line(text)}"
+        ),
+    ),
+]

@@ -1,0 +1,155 @@
+"""The engine adapter probes real engines and names each failure for people.
+
+The TLS engine under test is a Docker engine on a loopback port with
+--tlsverify and certificates made here: the build-host image serves exactly
+that (`dinv -tlsverify`), so no second machine is needed.
+"""
+
+import socket
+import threading
+
+import pytest
+
+from hosts import engine as engine_adapter
+from tests.support import pki
+from tests.support.buildhost import (
+    remove_build_host,
+    start_build_host,
+    tlsverify_files,
+    wait_until_pinged,
+    write_client_files,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def tls_world():
+    ca = pki.make_ca("endpoint CA")
+    return {
+        "ca": ca,
+        # Valid for "localhost" only: reaching it as 127.0.0.1 is a mismatch.
+        "server": ca.issue_server("endpoint", ["localhost"], []),
+        "client": ca.issue_client("dchweb"),
+        "stranger_ca": pki.make_ca("another CA"),
+    }
+
+
+@pytest.fixture(scope="module")
+def tls_engine(engine, build_host_image, devstack, tls_world, tmp_path_factory):
+    files = tlsverify_files(tls_world["ca"], tls_world["server"], tls_world["client"])
+    host = start_build_host(engine, build_host_image, devstack["network"], files)
+    try:
+        cert_dir = write_client_files(
+            tmp_path_factory.mktemp("probe"), tls_world["ca"], tls_world["client"]
+        )
+        wait_until_pinged(f"https://localhost:{host.port}", cert_dir)
+        yield host
+    finally:
+        remove_build_host(host.container)
+
+
+def _connection(port, world, host="localhost", ca=None, client=None, **overrides):
+    client = client if client is not None else world["client"]
+    settings = {
+        "docker_url": f"tcp://{host}:{port}",
+        "tls_mode": "tlsverify",
+        "ca_pem": (ca or world["ca"]).cert_pem.decode(),
+        "client_cert_pem": client.cert_pem.decode() if client else "",
+        "client_key_pem": client.key_pem.decode() if client else "",
+        "timeout": 5,
+    }
+    return engine_adapter.Connection(**(settings | overrides))
+
+
+def _probe_error(connection):
+    with pytest.raises(engine_adapter.EngineError) as raised:
+        engine_adapter.probe(connection)
+    return raised.value
+
+
+def test_the_devstack_engine_probes_over_its_socket(devstack):
+    result = engine_adapter.probe(engine_adapter.Connection(devstack["docker_url"]))
+
+    assert result.flavor == "docker"
+    assert result.server_version.startswith("20.10")
+    assert result.api_version == "1.41"
+    assert result.os_type == "linux"
+
+
+def test_right_client_certificate_probes_ok(tls_engine, tls_world):
+    result = engine_adapter.probe(_connection(tls_engine.port, tls_world))
+
+    assert result.flavor == "docker"
+    assert result.api_version == "1.41"
+
+
+def test_client_certificate_from_another_ca_is_rejected(tls_engine, tls_world):
+    stranger = tls_world["stranger_ca"].issue_client("intruder")
+
+    error = _probe_error(_connection(tls_engine.port, tls_world, client=stranger))
+
+    assert error.reason == "client_certificate_rejected"
+
+
+def test_missing_client_certificate_is_named(tls_engine, tls_world):
+    error = _probe_error(_connection(tls_engine.port, tls_world, client=False))
+
+    assert error.reason == "client_certificate_missing"
+    assert "requires a client certificate" in error.message
+
+
+def test_wrong_host_name_is_named(tls_engine, tls_world):
+    error = _probe_error(_connection(tls_engine.port, tls_world, host="127.0.0.1"))
+
+    assert error.reason == "hostname_mismatch"
+
+
+def test_unknown_authority_is_named(tls_engine, tls_world):
+    connection = _connection(tls_engine.port, tls_world, ca=tls_world["stranger_ca"])
+
+    error = _probe_error(connection)
+
+    assert error.reason == "unknown_authority"
+
+
+def test_plain_http_to_a_tls_engine_says_tls_is_required(tls_engine, tls_world):
+    connection = _connection(tls_engine.port, tls_world, tls_mode="none")
+
+    error = _probe_error(connection)
+
+    assert error.reason == "tls_required"
+
+
+def test_refused_port_is_named():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    # The port was free a moment ago and nothing listens on it now.
+    connection = engine_adapter.Connection(f"tcp://127.0.0.1:{port}", timeout=3)
+
+    error = _probe_error(connection)
+
+    assert error.reason == "connection_refused"
+
+
+def test_an_engine_that_never_answers_times_out():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    accepted = []
+    thread = threading.Thread(
+        target=lambda: accepted.append(listener.accept()), daemon=True
+    )
+    thread.start()
+    port = listener.getsockname()[1]
+    try:
+        error = _probe_error(
+            engine_adapter.Connection(f"tcp://127.0.0.1:{port}", timeout=1)
+        )
+    finally:
+        for connection, _ in accepted:
+            connection.close()
+        listener.close()
+
+    assert error.reason == "timeout"

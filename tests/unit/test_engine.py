@@ -1,0 +1,51 @@
+"""Pure parts of the engine adapter: version negotiation and VIC facts.
+
+The failures it classifies are proven against real engines in
+tests/integration/test_engine_probe.py.
+"""
+
+import docker.constants
+import pytest
+
+from hosts import engine
+
+
+def test_a_vic_engine_is_spoken_to_in_its_own_api_version():
+    assert engine._negotiate({"ApiVersion": "1.25", "MinAPIVersion": "1.19"}) == "1.25"
+
+
+def test_a_newer_engine_is_spoken_to_in_docker_pys_newest_version():
+    chosen = engine._negotiate({"ApiVersion": "1.99", "MinAPIVersion": "1.24"})
+
+    assert chosen == docker.constants.DEFAULT_DOCKER_API_VERSION
+
+
+def test_versions_compare_as_numbers_not_text():
+    # As text, "1.100" sorts before "1.44"; as a version it is newer.
+    chosen = engine._negotiate({"ApiVersion": "1.100", "MinAPIVersion": "1.24"})
+
+    assert chosen == docker.constants.DEFAULT_DOCKER_API_VERSION
+
+
+@pytest.mark.parametrize(
+    "version_info",
+    [
+        {"ApiVersion": "1.24", "MinAPIVersion": "1.12"},
+        {"ApiVersion": "2.10", "MinAPIVersion": "2.0"},
+    ],
+)
+def test_an_engine_outside_what_dchweb_speaks_is_refused(version_info):
+    with pytest.raises(engine.EngineVersionUnsupported) as raised:
+        engine._negotiate(version_info)
+
+    assert "1.25 or newer" in raised.value.message
+
+
+def test_vic_volume_stores_are_read_from_system_status():
+    info = {
+        "Driver": "vSphere Integrated Containers v1.5.8 Backend Engine",
+        "SystemStatus": [["VCH CPU limit", "2 MHz"], ["VolumeStores", "default nfs"]],
+    }
+
+    assert engine._vic_volume_stores(info) == ["default", "nfs"]
+    assert engine._vic_volume_stores({"SystemStatus": None}) == []
