@@ -1,0 +1,38 @@
+"""HTMX fragments update a page in Chromium without a reload."""
+
+import pytest
+
+from hosts.models import Endpoint
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, live_server, username, password):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+
+
+def test_endpoint_health_on_home_updates_without_a_reload(
+    live_server, page, django_user_model
+):
+    django_user_model.objects.create_user("ada", password="correct horse battery")
+    endpoint = Endpoint.objects.create(
+        name="alpha", docker_url="unix:///nowhere.sock", health=Endpoint.Health.OFF
+    )
+    sign_in(page, live_server, "ada", "correct horse battery")
+    health = page.locator("#endpoint-health .badge")
+    assert health.text_content().strip() == "Off"
+    # A full reload would drop this marker; an HTMX swap keeps it.
+    page.evaluate("window.dchwebMarker = 'still here'")
+
+    endpoint.health = Endpoint.Health.ON
+    endpoint.save(update_fields=["health"])
+
+    page.wait_for_function(
+        "document.querySelector('#endpoint-health .badge').textContent.trim() == 'On'",
+        timeout=25_000,
+    )
+    assert page.evaluate("window.dchwebMarker") == "still here"
