@@ -2,7 +2,15 @@ from django import forms
 from django.contrib import admin
 
 from hosts import audit, services
-from hosts.models import ApiToken, AuditEvent, Endpoint, Registry
+from hosts import certificates as certificate_service
+from hosts.models import (
+    ApiToken,
+    AuditEvent,
+    Certificate,
+    CertificateAuthority,
+    Endpoint,
+    Registry,
+)
 
 
 @admin.register(Endpoint)
@@ -112,6 +120,70 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ("source", "action")
     search_fields = ("actor_name", "action", "object_repr")
     date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Certificate)
+class CertificateAdmin(admin.ModelAdmin):
+    """Listed and deleted here; added on /certificates/ or the API, which
+    check the PEM and the key. The private key is never shown."""
+
+    list_display = ("name", "kind", "subject", "not_after", "has_private_key")
+    list_filter = ("kind",)
+    search_fields = ("name", "subject", "issuer", "fingerprint")
+    fields = (
+        "name",
+        "kind",
+        "is_ca",
+        "subject",
+        "issuer",
+        "sans",
+        "not_before",
+        "not_after",
+        "fingerprint",
+        "chain_length",
+        "has_private_key",
+        "pem",
+        "created_by",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(boolean=True, description="private key stored")
+    def has_private_key(self, obj):
+        return obj.has_private_key
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        certificate_service.delete_certificate(request.user, obj, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for certificate in queryset:
+            certificate_service.delete_certificate(
+                request.user, certificate, request=request
+            )
+
+
+@admin.register(CertificateAuthority)
+class CertificateAuthorityAdmin(admin.ModelAdmin):
+    """dchweb's own CA: shown, never edited here; its key is never shown."""
+
+    list_display = ("fingerprint", "active", "created_at", "retired_at")
+    fields = ("fingerprint", "active", "created_at", "retired_at", "cert_pem")
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False

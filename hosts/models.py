@@ -1,6 +1,7 @@
 """The domain model (design.md §2). Only what the foundation needs so far:
-endpoints, registries, API tokens and the audit trail. Build hosts, volumes,
-certificates, builds and cleanup plans come with their features.
+endpoints, registries, certificates (and dchweb's CA), API tokens and the
+audit trail. Build hosts, volumes, builds and cleanup plans come with their
+features.
 """
 
 from django.conf import settings
@@ -56,6 +57,30 @@ class Endpoint(models.Model):
         max_length=10, choices=Flavor.choices, default=Flavor.UNKNOWN, blank=True
     )
     api_version = models.CharField(max_length=20, blank=True)
+    # TLS material: the CA that signed the engine's certificate, and the
+    # client certificate (with its key) the engine trusts.
+    ca_certificate = models.ForeignKey(
+        "Certificate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="CA that signed the engine's server certificate",
+    )
+    client_certificate = models.ForeignKey(
+        "Certificate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Client certificate and key dchweb presents to the engine",
+    )
+    # What the last successful probe learnt, and how the last failure went.
+    server_version = models.CharField(max_length=50, blank=True)
+    os_arch = models.CharField("OS/architecture", max_length=50, blank=True)
+    volume_stores = models.JSONField(default=list, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error_reason = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -171,3 +196,102 @@ class AuditEvent(models.Model):
     def __str__(self):
         who = self.actor_name or "system"
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {who} {self.action}"
+
+
+class Certificate(models.Model):
+    """A certificate admins uploaded (a CA, a client or a server certificate),
+    with its chain and, optionally, its private key, encrypted at rest.
+
+    The parsed fields are filled from the PEM by hosts/pki.py when it is
+    created through hosts/certificates.py; the key is never shown again.
+    """
+
+    class Kind(models.TextChoices):
+        CA = "ca", "CA"
+        CLIENT = "client", "Client"
+        SERVER = "server", "Server"
+
+    name = models.CharField(max_length=100, unique=True)
+    pem = models.TextField("certificate and chain (PEM)")
+    # Optional: empty when no key was uploaded (text fields store "" not NULL).
+    private_key_encrypted = models.TextField(blank=True, editable=False)
+    subject = models.TextField()
+    issuer = models.TextField()
+    sans = models.JSONField("subject alternative names", default=list, blank=True)
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField()
+    fingerprint = models.CharField("SHA-256 fingerprint", max_length=95)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    is_ca = models.BooleanField(default=False)
+    chain_length = models.PositiveSmallIntegerField(default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def has_private_key(self) -> bool:
+        return bool(self.private_key_encrypted)
+
+    def set_private_key(self, key_pem: str | None) -> None:
+        self.private_key_encrypted = crypto.encrypt(key_pem) if key_pem else ""
+
+    def get_private_key(self) -> str | None:
+        if not self.private_key_encrypted:
+            return None
+        return crypto.decrypt(self.private_key_encrypted)
+
+    @property
+    def expiry_warning(self) -> str | None:
+        from hosts.pki import expiry_warning
+
+        return expiry_warning(self.not_after)
+
+    @property
+    def expires_in_days(self) -> int:
+        return (self.not_after - timezone.now()).days
+
+
+class CertificateAuthority(models.Model):
+    """dchweb's own CA (hosts/pki.py): one active at a time; rotated ones are
+    kept, inactive. The key is encrypted at rest."""
+
+    cert_pem = models.TextField()
+    key_encrypted = models.TextField(editable=False)
+    fingerprint = models.CharField("SHA-256 fingerprint", max_length=95)
+    # At most one active row (the partial unique constraint below).
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name = "dchweb certificate authority"
+        verbose_name_plural = "dchweb certificate authorities"
+        constraints = (
+            models.UniqueConstraint(
+                fields=["active"],
+                condition=models.Q(active=True),
+                name="one_active_certificate_authority",
+            ),
+        )
+
+    def __str__(self):
+        state = "active" if self.active else "retired"
+        return f"dchweb CA {self.fingerprint[:23]} ({state})"
+
+    def set_private_key(self, key_pem: str) -> None:
+        self.key_encrypted = crypto.encrypt(key_pem)
+
+    def get_private_key(self) -> str:
+        return crypto.decrypt(self.key_encrypted)

@@ -2,16 +2,19 @@
 call one service or query, render. A page answers an HTMX request with the
 fragment it swaps (hosts/htmx.py: wants_partial)."""
 
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 from django.views.decorators.vary import vary_on_headers
 
+from hosts import certificates as certificate_service
 from hosts import health, services, tokens
+from hosts.forms import CertificateUploadForm
 from hosts.htmx import wants_partial
 from hosts.models import Endpoint, Registry
 from hosts.permissions import is_admin
@@ -50,6 +53,57 @@ def registries(request):
     return render(
         request, "hosts/registries.html", {"registries": Registry.objects.all()}
     )
+
+
+# /certificates/ ---------------------------------------------------------------
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@vary_on_headers("HX-Request")
+def certificates(request):
+    """The certificate table; admins also get the upload form. A rejected
+    upload is a 400 that shows the form again with the reason."""
+    admin = is_admin(request.user)
+    form = CertificateUploadForm() if admin else None
+    status = 200
+    if request.method == "POST":
+        if not admin:
+            raise PermissionDenied("Only admins may add certificates.")
+        form = CertificateUploadForm(request.POST)
+        certificate = _upload_certificate(request, form)
+        if certificate is None:
+            status = 400
+        else:
+            messages.success(request, f"Certificate “{certificate.name}” added.")
+            if not wants_partial(request):
+                return redirect("certificates")
+            form = CertificateUploadForm()
+    context = {"certificates": certificate_service.certificates(), "form": form}
+    template = (
+        "hosts/partials/certificate_panel.html"
+        if wants_partial(request)
+        else "hosts/certificates.html"
+    )
+    return render(request, template, context, status=status)
+
+
+def _upload_certificate(request, form):
+    if not form.is_valid():
+        return None
+    data = form.cleaned_data
+    try:
+        return certificate_service.create_certificate(
+            request.user,
+            data["name"],
+            data["pem"],
+            data["private_key_pem"] or None,
+            request=request,
+        )
+    except certificate_service.CertificateInvalid as error:
+        form.add_error(None, error.message)
+    except certificate_service.CertificateNameTaken as error:
+        form.add_error("name", str(error))
+    return None
 
 
 # /audit/ (admins) ------------------------------------------------------------

@@ -1,11 +1,13 @@
 """API v1 operations: HTTP in and out only; the work is in hosts/services.py."""
 
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
-from hosts import services
-from hosts.api.errors import forbidden
+from hosts import certificates, services
+from hosts.api.errors import ApiError, forbidden
 from hosts.api.schemas import (
     AuditEventPage,
+    CertificateIn,
+    CertificateOut,
     EndpointOut,
     ErrorOut,
     MeOut,
@@ -38,6 +40,37 @@ def list_endpoints(request):
 @router.get("/registries", response={200: list[RegistryOut], **ERRORS})
 def list_registries(request):
     return Registry.objects.all()
+
+
+@router.get("/certificates", response={200: list[CertificateOut], **ERRORS})
+def list_certificates(request):
+    """Every certificate, without private keys; with expiry warnings."""
+    return certificates.certificates()
+
+
+@router.post(
+    "/certificates",
+    response={201: CertificateOut, 409: ErrorOut, **ADMIN_ERRORS},
+    summary="Upload a certificate",
+)
+def create_certificate(request, payload: CertificateIn):
+    """Admins only. 400 `invalid_certificate` says what is wrong with the PEM
+    or key; nothing is saved then."""
+    if not is_admin(request.auth):
+        raise forbidden("only admins may add certificates")
+    try:
+        certificate = certificates.create_certificate(
+            request.auth,
+            payload.name,
+            payload.pem,
+            payload.private_key_pem,
+            request=request,
+        )
+    except certificates.CertificateInvalid as error:
+        raise ApiError(400, error.message, code="invalid_certificate") from None
+    except certificates.CertificateNameTaken as error:
+        raise ApiError(409, str(error)) from None
+    return Status(201, certificate)
 
 
 class AuditFilters(Schema):
