@@ -219,10 +219,17 @@ REDIS_URL = env_str("DCHWEB_REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = env_str("DCHWEB_RESULT_BACKEND_URL", REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = env_str("DCHWEB_TASK_QUEUE", "dchweb")
-# Periodic tasks, run by `celery -A dchweb beat`. Empty for now; the reconciler
-# (per endpoint, under a lock) and the endpoint probes are added here, e.g.
-#   "probe-endpoints": {"task": "hosts.tasks.probe_endpoints", "schedule": 60.0},
-CELERY_BEAT_SCHEDULE = {}
+# Periodic tasks, run by `celery -A dchweb beat`; the reconciler (per
+# endpoint, under a lock) joins them with the build-host issue.
+ENDPOINT_PROBE_INTERVAL_SECONDS = env_int("DCHWEB_ENDPOINT_PROBE_INTERVAL", 60)
+CELERY_BEAT_SCHEDULE = {
+    "probe-endpoints": {
+        "task": "hosts.tasks.probe_endpoints",
+        "schedule": float(ENDPOINT_PROBE_INTERVAL_SECONDS),
+        # A probe older than its interval says nothing new: drop, don't pile up.
+        "options": {"expires": float(ENDPOINT_PROBE_INTERVAL_SECONDS)},
+    },
+}
 
 # --- Logging ----------------------------------------------------------------
 

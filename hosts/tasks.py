@@ -6,7 +6,7 @@ worker never looks for a row that is not committed yet.
 
 from celery import shared_task
 
-from hosts import services
+from hosts import probes, services
 
 
 @shared_task(bind=True)
@@ -14,3 +14,15 @@ def record_heartbeat(self, note: str) -> int:
     """Write a `worker.heartbeat` audit event: proves web → broker → worker → DB."""
     event = services.record_heartbeat(note, hostname=self.request.hostname)
     return event.pk
+
+
+@shared_task
+def probe_endpoint(endpoint_id: int) -> str:
+    """Probe one endpoint and record its health; returns the health."""
+    return probes.probe_endpoint(endpoint_id).health
+
+
+@shared_task
+def probe_endpoints() -> int:
+    """Periodic (beat): one probe task per enabled endpoint."""
+    return probes.probe_all_endpoints(probe_endpoint.delay)
