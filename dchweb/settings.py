@@ -229,6 +229,13 @@ CELERY_BEAT_SCHEDULE = {
         # A probe older than its interval says nothing new: drop, don't pile up.
         "options": {"expires": float(ENDPOINT_PROBE_INTERVAL_SECONDS)},
     },
+    # The registry trust matrix (endpoint x registry logins): hourly is
+    # plenty, an admin rechecks from /registries/ after changing a VCH.
+    "check-registry-trust": {
+        "task": "hosts.tasks.check_registry_trust",
+        "schedule": float(env_int("DCHWEB_REGISTRY_TRUST_INTERVAL", 3600)),
+        "options": {"expires": 3600.0},
+    },
 }
 
 # --- Logging ----------------------------------------------------------------

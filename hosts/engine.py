@@ -333,3 +333,90 @@ _CLASSIFIERS = [
         ),
     ),
 ]
+
+
+# --- Registry login from the engine (registry trust per endpoint) -------------
+
+
+@dataclass(frozen=True)
+class RegistryLoginResult:
+    ok: bool
+    reason: str  # "ok" or a failure code
+    message: str
+
+
+def registry_login(connection, address, username, password):
+    """Ask the engine itself to log in to `address` (its /auth call).
+
+    Says whether the engine can pull from that registry: a VCH deployed
+    without `--registry-ca` (or an engine without the CA in certs.d) fails
+    with unknown_authority. Failures to reach the *engine* raise EngineError;
+    the registry's answer comes back as a RegistryLoginResult.
+    """
+    with open_client(connection) as client:
+        try:
+            client.login(
+                username=username,
+                password=password,
+                registry=address,
+                reauth=True,
+                dockercfg_path="/nonexistent/dchweb/config.json",
+            )
+        except docker.errors.APIError as error:
+            return _registry_login_failure(error)
+        except (docker.errors.DockerException, requests.RequestException, OSError) as e:
+            raise classify(e) from e
+    return RegistryLoginResult(True, "ok", "the engine logged in to the registry")
+
+
+def _registry_login_failure(error):
+    text = _full_text(error)
+    lowered = text.lower()
+    for needles, reason, message in _REGISTRY_LOGIN_CLASSIFIERS:
+        if any(needle in lowered for needle in needles):
+            return RegistryLoginResult(False, reason, message)
+    return RegistryLoginResult(
+        False, "failed", f"the engine's login failed: {_first_line(text)}"
+    )
+
+
+_REGISTRY_LOGIN_CLASSIFIERS = (
+    (
+        ("certificate is valid for", "doesn't contain any ip sans", "not valid for"),
+        "hostname_mismatch",
+        "the registry's certificate is not valid for this address, as the engine "
+        "reaches it",
+    ),
+    (
+        ("x509", "certificate signed by unknown authority", "certificate verify"),
+        "unknown_authority",
+        "the engine does not trust the registry's CA: add it to the engine "
+        "(on VIC, deploy the VCH with --registry-ca)",
+    ),
+    (
+        ("unauthorized", "incorrect username or password", "401"),
+        "login_refused",
+        "login refused: the registry did not accept this username and password "
+        "from the engine",
+    ),
+    (
+        ("connection refused",),
+        "connection_refused",
+        "the engine cannot reach the registry: connection refused",
+    ),
+    (
+        ("no such host", "name or service not known", "server misbehaving"),
+        "unknown_host",
+        "the engine cannot resolve the registry's host name",
+    ),
+    (
+        ("timeout", "timed out", "deadline exceeded"),
+        "timeout",
+        "the registry did not answer the engine in time",
+    ),
+    (
+        ("http response to https client", "tls: first record"),
+        "tls_not_served",
+        "the registry does not speak TLS on this port",
+    ),
+)

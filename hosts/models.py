@@ -106,6 +106,11 @@ class Registry(models.Model):
     ca_pem = models.TextField("CA certificate (PEM)", blank=True)
     username = models.CharField(max_length=150, blank=True)
     password_encrypted = models.TextField(blank=True, editable=False)
+    # The last check (hosts/registries.py): null until checked.
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True, blank=True)
+    last_check_reason = models.CharField(max_length=50, blank=True)
+    last_check_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -127,6 +132,32 @@ class Registry(models.Model):
         if not self.password_encrypted:
             return ""
         return crypto.decrypt(self.password_encrypted)
+
+
+class RegistryTrust(models.Model):
+    """Whether an endpoint's engine can log in to a registry (the trust
+    matrix), as the last check (tasks.check_registry_trust) found it."""
+
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="registry_trust"
+    )
+    registry = models.ForeignKey(
+        Registry, on_delete=models.CASCADE, related_name="endpoint_trust"
+    )
+    ok = models.BooleanField(default=False)
+    reason = models.CharField(max_length=50, blank=True)
+    message = models.TextField(blank=True)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(
+                fields=["endpoint", "registry"], name="one_trust_per_endpoint_registry"
+            ),
+        )
+
+    def __str__(self):
+        return f"{self.endpoint} → {self.registry}: {self.reason or 'unknown'}"
 
 
 class ApiToken(models.Model):

@@ -6,7 +6,7 @@ worker never looks for a row that is not committed yet.
 
 from celery import shared_task
 
-from hosts import probes, services
+from hosts import probes, registries, services
 
 
 @shared_task(bind=True)
@@ -26,3 +26,9 @@ def probe_endpoint(endpoint_id: int) -> str:
 def probe_endpoints() -> int:
     """Periodic (beat): one probe task per enabled endpoint."""
     return probes.probe_all_endpoints(probe_endpoint.delay)
+
+
+@shared_task
+def check_registry_trust() -> int:
+    """The trust matrix: can each endpoint's engine log in to each registry?"""
+    return registries.check_trust_all()

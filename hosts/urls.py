@@ -5,7 +5,18 @@ from hosts import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("endpoints/", views.endpoints, name="endpoints"),
+    path(
+        "endpoints/<int:endpoint_id>/<slug:action>/",
+        views.endpoint_action,
+        name="endpoint_action",
+    ),
     path("registries/", views.registries, name="registries"),
+    path(
+        "registries/<int:registry_id>/check",
+        views.registry_check,
+        name="registry_check",
+    ),
+    path("registries/trust/", views.registry_trust, name="registry_trust"),
     path("certificates/", views.certificates, name="certificates"),
     path("audit/", views.audit, name="audit"),
     path("healthz", views.healthz, name="healthz"),

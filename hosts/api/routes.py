@@ -3,14 +3,19 @@
 from ninja import Field, Query, Router, Schema, Status
 
 from hosts import certificates, services
-from hosts.api.errors import ApiError, forbidden
+from hosts import endpoints as endpoint_service
+from hosts import registries as registry_service
+from hosts.api.errors import ApiError, forbidden, not_found
 from hosts.api.schemas import (
     AuditEventPage,
     CertificateIn,
     CertificateOut,
+    EndpointIn,
     EndpointOut,
     ErrorOut,
     MeOut,
+    RegistryCheckOut,
+    RegistryIn,
     RegistryOut,
 )
 from hosts.models import Endpoint, Registry
@@ -37,9 +42,171 @@ def list_endpoints(request):
     return Endpoint.objects.all()
 
 
+# --- Endpoints (hosts/endpoints.py) -------------------------------------------
+
+
+@router.post(
+    "/endpoints",
+    response={201: EndpointOut, 404: ErrorOut, 409: ErrorOut, **ADMIN_ERRORS},
+    summary="Register an endpoint",
+)
+def create_endpoint(request, payload: EndpointIn):
+    """Admins only. 400 `invalid_endpoint` says which setting is wrong; 404 for
+    an unknown certificate id. The endpoint is probed once it is saved."""
+    if not is_admin(request.auth):
+        raise forbidden("only admins may register endpoints")
+    try:
+        endpoint = endpoint_service.create_endpoint(
+            request.auth, payload.dict(), request=request
+        )
+    except endpoint_service.EndpointInvalid as error:
+        raise ApiError(400, error.message, code="invalid_endpoint") from None
+    except endpoint_service.CertificateNotFound as error:
+        raise not_found(str(error)) from None
+    except endpoint_service.EndpointNameTaken as error:
+        raise ApiError(409, str(error)) from None
+    return Status(201, endpoint)
+
+
+@router.get(
+    "/endpoints/{endpoint_id}", response={200: EndpointOut, 404: ErrorOut, **ERRORS}
+)
+def get_endpoint(request, endpoint_id: int):
+    return _endpoint_or_404(endpoint_id)
+
+
+@router.put(
+    "/endpoints/{endpoint_id}",
+    response={200: EndpointOut, 404: ErrorOut, 409: ErrorOut, **ADMIN_ERRORS},
+    summary="Change an endpoint",
+)
+def update_endpoint(request, endpoint_id: int, payload: EndpointIn):
+    """Admins only. The same checks as registering; probed again once saved."""
+    if not is_admin(request.auth):
+        raise forbidden("only admins may change endpoints")
+    endpoint = _endpoint_or_404(endpoint_id)
+    try:
+        return endpoint_service.update_endpoint(
+            request.auth, endpoint, payload.dict(), request=request
+        )
+    except endpoint_service.EndpointInvalid as error:
+        raise ApiError(400, error.message, code="invalid_endpoint") from None
+    except endpoint_service.CertificateNotFound as error:
+        raise not_found(str(error)) from None
+    except endpoint_service.EndpointNameTaken as error:
+        raise ApiError(409, str(error)) from None
+
+
+@router.post(
+    "/endpoints/{endpoint_id}/probe",
+    response={202: EndpointOut, 404: ErrorOut, 409: ErrorOut, **ADMIN_ERRORS},
+    summary="Probe an endpoint now",
+)
+def probe_endpoint(request, endpoint_id: int):
+    """Admins only. 202: the worker probes it; read the endpoint for the
+    result. 409 when the endpoint is disabled."""
+    if not is_admin(request.auth):
+        raise forbidden("only admins may probe endpoints")
+    endpoint = _endpoint_or_404(endpoint_id)
+    if not endpoint_service.request_probe(request.auth, endpoint, request=request):
+        raise ApiError(409, "the endpoint is disabled: enable it to probe it")
+    return Status(202, endpoint)
+
+
+@router.post(
+    "/endpoints/{endpoint_id}/disable",
+    response={200: EndpointOut, 404: ErrorOut, **ADMIN_ERRORS},
+    summary="Disable an endpoint",
+)
+def disable_endpoint(request, endpoint_id: int):
+    """Admins only. It stays disabled (probes skip it) until enabled."""
+    return _set_disabled(request, endpoint_id, disabled=True)
+
+
+@router.post(
+    "/endpoints/{endpoint_id}/enable",
+    response={200: EndpointOut, 404: ErrorOut, **ADMIN_ERRORS},
+    summary="Enable an endpoint",
+)
+def enable_endpoint(request, endpoint_id: int):
+    """Admins only. Health is `off` until the probe, enqueued now, answers."""
+    return _set_disabled(request, endpoint_id, disabled=False)
+
+
+def _set_disabled(request, endpoint_id, *, disabled):
+    if not is_admin(request.auth):
+        raise forbidden("only admins may disable or enable endpoints")
+    endpoint = _endpoint_or_404(endpoint_id)
+    return endpoint_service.set_endpoint_disabled(
+        request.auth, endpoint, disabled, request=request
+    )
+
+
+def _endpoint_or_404(endpoint_id):
+    endpoint = Endpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise not_found(f"no endpoint with id {endpoint_id}")
+    return endpoint
+
+
 @router.get("/registries", response={200: list[RegistryOut], **ERRORS})
 def list_registries(request):
     return Registry.objects.all()
+
+
+@router.post(
+    "/registries",
+    response={201: RegistryOut, 409: ErrorOut, **ADMIN_ERRORS},
+    summary="Add a registry",
+)
+def create_registry(request, payload: RegistryIn):
+    """Admins only. The password is stored encrypted and never returned."""
+    if not is_admin(request.auth):
+        raise forbidden("only admins may add registries")
+    try:
+        registry = registry_service.create_registry(
+            request.auth, **payload.dict(), request=request
+        )
+    except registry_service.RegistryInvalid as error:
+        raise ApiError(400, error.message, code="invalid_registry") from None
+    except registry_service.RegistryExists as error:
+        raise ApiError(409, str(error)) from None
+    return Status(201, registry)
+
+
+@router.get(
+    "/registries/{registry_id}", response={200: RegistryOut, 404: ErrorOut, **ERRORS}
+)
+def get_registry(request, registry_id: int):
+    return _registry_or_404(registry_id)
+
+
+@router.post(
+    "/registries/{registry_id}/check",
+    response={200: RegistryCheckOut, 404: ErrorOut, **ADMIN_ERRORS},
+    summary="Check a registry now",
+)
+def check_registry(request, registry_id: int):
+    """Admins only. Reaches https://<address>/v2/ with the registry's CA and
+    logs in; `reason` names what failed (login_refused, unknown_authority, ...)."""
+    if not is_admin(request.auth):
+        raise forbidden("only admins may check registries")
+    registry = _registry_or_404(registry_id)
+    registry = registry_service.check_registry(
+        registry.pk, request.auth, source=None, request=request
+    )
+    return {
+        **registry.check_result.as_dict(),
+        "checked_at": registry.last_check_at,
+        "registry": registry,
+    }
+
+
+def _registry_or_404(registry_id):
+    registry = Registry.objects.filter(pk=registry_id).first()
+    if registry is None:
+        raise not_found(f"no registry with id {registry_id}")
+    return registry
 
 
 @router.get("/certificates", response={200: list[CertificateOut], **ERRORS})

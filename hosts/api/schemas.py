@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Literal
 
 from ninja import Field, Schema
 
@@ -24,6 +25,36 @@ class EndpointOut(Schema):
     last_probe_at: datetime | None
     flavor: str
     api_version: str
+    last_error_reason: str = Field(
+        description="why the last probe failed, one word: connection_refused, "
+        "timeout, unknown_authority, client_certificate_missing, "
+        "client_certificate_rejected, hostname_mismatch, api_version_unsupported..."
+    )
+    server_version: str
+    os_arch: str
+    volume_stores: list[str]
+    consecutive_failures: int
+    ca_certificate_id: int | None
+    client_certificate_id: int | None
+
+
+class EndpointIn(Schema):
+    """Certificates by id (upload them first: POST /certificates)."""
+
+    name: str = Field(..., min_length=1, max_length=100)
+    docker_url: str = Field(..., description="tcp://host:port or unix:///path")
+    tls_mode: Literal["none", "tls", "tlsverify"] = "tlsverify"
+    ca_certificate_id: int | None = Field(
+        None, description="required with tlsverify: the CA of the engine's cert"
+    )
+    client_certificate_id: int | None = Field(
+        None, description="a certificate uploaded with its private key"
+    )
+    publish_host: str = Field(..., min_length=1, max_length=255)
+    network: str = ""
+    default_image: str = ""
+    volume_store: str = "default"
+    max_build_hosts: int = Field(10, ge=1, le=1000)
 
 
 class RegistryOut(Schema):
@@ -36,10 +67,51 @@ class RegistryOut(Schema):
     username: str
     has_password: bool
     has_ca: bool
+    ca_expires_at: datetime | None = Field(None, description="the CA's not-after")
+    ca_expiry_warning: str | None = Field(
+        None, description='null, or "30d", "7d", "1d" ahead of expiry, or "expired"'
+    )
+    last_check_at: datetime | None
+    last_check_ok: bool | None
+    last_check_reason: str
+    last_check_error: str
 
     @staticmethod
     def resolve_has_ca(registry) -> bool:
         return bool(registry.ca_pem)
+
+    @staticmethod
+    def resolve_ca_expires_at(registry):
+        from hosts.registries import ca_expiry
+
+        expiry = ca_expiry(registry)
+        return expiry.not_after if expiry else None
+
+    @staticmethod
+    def resolve_ca_expiry_warning(registry):
+        from hosts.registries import ca_expiry
+
+        expiry = ca_expiry(registry)
+        return expiry.warning if expiry else None
+
+
+class RegistryIn(Schema):
+    name: str = Field(..., max_length=100)
+    address: str = Field(..., description="host[:port] as in image refs")
+    project: str | None = None
+    ca_pem: str | None = Field(None, description="the CA that signed its certificate")
+    username: str | None = None
+    password: str | None = Field(
+        None, description="stored encrypted, never shown again"
+    )
+
+
+class RegistryCheckOut(Schema):
+    ok: bool
+    reason: str = Field(description='"ok", or why not: login_refused, timeout, ...')
+    message: str
+    checked_at: datetime
+    registry: RegistryOut
 
 
 class AuditEventOut(Schema):

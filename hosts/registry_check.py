@@ -1,0 +1,199 @@
+"""Check a registry the way a Docker client would: reach `https://<address>/v2/`
+verifying with the registry's CA, then log in the Distribution way (Basic
+auth, or a Bearer token from the realm the registry names).
+
+Plain data in, a `CheckResult` out; never raises for a failed check. Uses
+`requests`, not docker: dchweb itself is the client here. (Whether an
+*endpoint's* engine can log in is hosts/engine.py's `registry_login`.)
+"""
+
+import re
+import ssl
+import tempfile
+from dataclasses import dataclass
+
+import requests
+
+DEFAULT_TIMEOUT_SECONDS = 10
+DISTRIBUTION_HEADER = "Docker-Distribution-Api-Version"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    reason: str  # "ok" or a failure code (see _MESSAGES)
+    message: str
+
+    def as_dict(self):
+        return {"ok": self.ok, "reason": self.reason, "message": self.message}
+
+
+_MESSAGES = {
+    "ok": "the registry answered and the login was accepted",
+    "ok_anonymous": "the registry answered; it needs no login",
+    "connection_refused": "connection refused: nothing listens at this address "
+    "and port",
+    "timeout": "the registry did not answer in time: check the address, the "
+    "port and any firewall between dchweb and the registry",
+    "unknown_host": "the registry's host name does not resolve",
+    "unknown_authority": "the registry's certificate is signed by an authority "
+    "the registry's CA certificate does not cover: upload the CA that signed it",
+    "hostname_mismatch": "the registry's certificate is not valid for this "
+    "address: use the name in its certificate, or issue it one for this address",
+    "tls_not_served": "the registry does not speak TLS on this port: check the port",
+    "login_required": "the registry requires a login: set a username and password",
+    "login_refused": "login refused: the registry did not accept this username "
+    "and password",
+    "not_a_registry": "no registry API here: https://{address}/v2/ is not a "
+    "Docker registry (check the address and port)",
+    "connection_reset": "the registry closed the connection",
+    "failed": "the check failed: {detail}",
+}
+
+
+def result(reason, **values):
+    values.setdefault("detail", "")
+    values.setdefault("address", "")
+    ok = reason in ("ok", "ok_anonymous")
+    return CheckResult(
+        ok=ok, reason="ok" if ok else reason, message=_MESSAGES[reason].format(**values)
+    )
+
+
+def check_registry(
+    address, ca_pem="", username="", password="", timeout=DEFAULT_TIMEOUT_SECONDS
+):
+    """Reach the registry and log in; a CheckResult, never an exception."""
+    with tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="dchweb-reg-") as ca:
+        verify = True
+        if ca_pem:
+            ca.write(ca_pem)
+            ca.flush()
+            verify = ca.name
+        with requests.Session() as session:
+            # REQUESTS_CA_BUNDLE must not override the registry's own CA.
+            session.trust_env = False
+            try:
+                checked = _check(
+                    session, address, verify, username, password or "", timeout
+                )
+            except requests.RequestException as error:
+                checked = classify(error)
+        if checked.reason == "unknown_authority" and not ca_pem:
+            return CheckResult(
+                False,
+                "unknown_authority",
+                "the registry's certificate is signed by an authority this system "
+                "does not trust: add the registry's CA certificate",
+            )
+        return checked
+
+
+def _check(session, address, verify, username, password, timeout):
+    url = f"https://{address}/v2/"
+    get = lambda target, **kw: session.get(  # noqa: E731
+        target, verify=verify, timeout=timeout, allow_redirects=False, **kw
+    )
+    response = get(url)
+    if response.status_code == 200:
+        return _registry_or_not(response, address, anonymous=True)
+    if response.status_code != 401:
+        return result("not_a_registry", address=address)
+    challenge = response.headers.get("WWW-Authenticate", "")
+    if not username:
+        return result("login_required")
+    scheme, params = parse_challenge(challenge)
+    if scheme == "basic":
+        response = get(url, auth=(username, password))
+    elif scheme == "bearer" and params.get("realm"):
+        query = {"service": params["service"]} if params.get("service") else {}
+        token_response = get(params["realm"], params=query, auth=(username, password))
+        if token_response.status_code in (401, 403):
+            return result("login_refused")
+        if token_response.status_code != 200:
+            return result(
+                "failed",
+                detail=f"the token service answered HTTP {token_response.status_code}",
+            )
+        body = _json(token_response) or {}
+        token = body.get("token") or body.get("access_token")
+        if not token:
+            return result("failed", detail="the token service returned no token")
+        response = get(url, headers={"Authorization": f"Bearer {token}"})
+    else:
+        return result("not_a_registry", address=address)
+    if response.status_code in (401, 403):
+        return result("login_refused")
+    if response.status_code == 200:
+        return _registry_or_not(response, address, anonymous=False)
+    return result("failed", detail=f"the registry answered HTTP {response.status_code}")
+
+
+def _registry_or_not(response, address, *, anonymous):
+    if DISTRIBUTION_HEADER not in response.headers and not isinstance(
+        _json(response), dict
+    ):
+        return result("not_a_registry", address=address)
+    return result("ok_anonymous" if anonymous else "ok")
+
+
+def _json(response):
+    """The body as JSON, or None when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+def parse_challenge(header):
+    """`Bearer realm="https://x/token",service="x"` → ("bearer", {...})."""
+    scheme, _, rest = header.strip().partition(" ")
+    return scheme.lower(), dict(_PARAM.findall(rest))
+
+
+def full_text(error):
+    """The messages of an exception and of everything that caused it."""
+    parts = []
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        parts.append(str(error))
+        if isinstance(error, ssl.SSLError) and error.reason:
+            parts.append(str(error.reason))
+        error = error.__cause__ or error.__context__
+    return " | ".join(parts)
+
+
+# Order matters: the specific TLS failures before the generic ones.
+_CLASSIFIERS = (
+    ("hostname mismatch", "hostname_mismatch"),
+    ("ip address mismatch", "hostname_mismatch"),
+    ("doesn't match", "hostname_mismatch"),
+    ("certificate verify failed", "unknown_authority"),
+    ("wrong version number", "tls_not_served"),
+    ("record layer failure", "tls_not_served"),
+    ("packet length too long", "tls_not_served"),
+    ("connection refused", "connection_refused"),
+    ("timed out", "timeout"),
+    ("name or service not known", "unknown_host"),
+    ("temporary failure in name resolution", "unknown_host"),
+    ("nodename nor servname", "unknown_host"),
+    ("no address associated", "unknown_host"),
+    ("failed to resolve", "unknown_host"),
+    ("connection reset", "connection_reset"),
+)
+
+
+def classify(error):
+    """What requests or ssl raised → a failed CheckResult with a reason."""
+    if isinstance(error, requests.Timeout):
+        return result("timeout")
+    text = full_text(error)
+    lowered = text.lower()
+    for needle, reason in _CLASSIFIERS:
+        if needle in lowered:
+            return result(reason)
+    return result("failed", detail=text.split(" | ")[0][:300])
