@@ -160,6 +160,62 @@ def _stop(process, timeout=20):
         process.wait(timeout)
 
 
+@pytest.fixture
+def admin(django_user_model):
+    """A member of the admins group (not a superuser: the group is what counts)."""
+    from django.contrib.auth.models import Group
+
+    from hosts import services
+    from hosts.permissions import ADMINS_GROUP
+
+    # A transactional test flushes the groups the migrations made: make them.
+    services.ensure_groups()
+    user = django_user_model.objects.create_user("root", password="root-password-1")
+    user.groups.add(Group.objects.get(name=ADMINS_GROUP))
+    return user
+
+
+@pytest.fixture(scope="session")
+def tls_world():
+    """A CA for a TLS engine, its certificates, and a stranger CA."""
+    from tests.support import pki
+
+    ca = pki.make_ca("endpoint CA")
+    stranger_ca = pki.make_ca("another CA")
+    return {
+        "ca": ca,
+        # Valid for "localhost" only: reaching it as 127.0.0.1 is a mismatch.
+        "server": ca.issue_server("endpoint", ["localhost"], []),
+        "client": ca.issue_client("dchweb"),
+        "stranger_ca": stranger_ca,
+        "stranger_client": stranger_ca.issue_client("intruder"),
+    }
+
+
+@pytest.fixture(scope="session")
+def tls_engine(engine, build_host_image, devstack, tls_world, tmp_path_factory):
+    """A Docker engine on a loopback port with --tlsverify and the test's
+    certificates: the build-host image serves exactly that (`dinv -tlsverify`)."""
+    from tests.support.buildhost import (
+        remove_build_host,
+        start_build_host,
+        tlsverify_files,
+        wait_until_pinged,
+        write_client_files,
+    )
+
+    files = tlsverify_files(tls_world["ca"], tls_world["server"], tls_world["client"])
+    host = start_build_host(engine, build_host_image, devstack["network"], files)
+    try:
+        cert_dir = write_client_files(
+            tmp_path_factory.mktemp("tls-engine"), tls_world["ca"], tls_world["client"]
+        )
+        wait_until_pinged(f"https://localhost:{host.port}", cert_dir)
+        yield host
+    finally:
+        remove_build_host(host.container)
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():

@@ -2,30 +2,11 @@
 without a reload; a POST without the CSRF token is refused."""
 
 import pytest
-from django.contrib.auth.models import Group
 
-from hosts import services
 from hosts.models import AuditEvent, Endpoint
-from hosts.permissions import ADMINS_GROUP
+from tests.support.browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def admin(django_user_model):
-    # A transactional test flushes the groups the migrations made: make them.
-    services.ensure_groups()
-    user = django_user_model.objects.create_user("root", password="root-password-1")
-    user.groups.add(Group.objects.get(name=ADMINS_GROUP))
-    return user
-
-
-def sign_in(page, live_server, username, password):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def badge_is(endpoint_id, text):

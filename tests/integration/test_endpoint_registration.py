@@ -10,60 +10,12 @@ registered with a bearer token; the probe is the real one.
 import json
 
 import pytest
-from django.contrib.auth.models import Group
 from django.utils.html import escape
 
 from hosts import certificates, probes, services
 from hosts.models import Endpoint
-from hosts.permissions import ADMINS_GROUP
-from tests.support import pki
-from tests.support.buildhost import (
-    remove_build_host,
-    start_build_host,
-    tlsverify_files,
-    wait_until_pinged,
-    write_client_files,
-)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-
-@pytest.fixture(scope="module")
-def tls_world():
-    ca = pki.make_ca("registration CA")
-    stranger_ca = pki.make_ca("another CA")
-    return {
-        "ca": ca,
-        # Valid for "localhost" only: reaching it as 127.0.0.1 is a mismatch.
-        "server": ca.issue_server("endpoint", ["localhost"], []),
-        "client": ca.issue_client("dchweb"),
-        "stranger_ca": stranger_ca,
-        "stranger_client": stranger_ca.issue_client("intruder"),
-    }
-
-
-@pytest.fixture(scope="module")
-def tls_engine(engine, build_host_image, devstack, tls_world, tmp_path_factory):
-    files = tlsverify_files(tls_world["ca"], tls_world["server"], tls_world["client"])
-    host = start_build_host(engine, build_host_image, devstack["network"], files)
-    try:
-        cert_dir = write_client_files(
-            tmp_path_factory.mktemp("registration"),
-            tls_world["ca"],
-            tls_world["client"],
-        )
-        wait_until_pinged(f"https://localhost:{host.port}", cert_dir)
-        yield host
-    finally:
-        remove_build_host(host.container)
-
-
-@pytest.fixture
-def admin(django_user_model):
-    services.ensure_groups()
-    user = django_user_model.objects.create_user("root", password="root-password-1")
-    user.groups.add(Group.objects.get(name=ADMINS_GROUP))
-    return user
 
 
 @pytest.fixture

@@ -11,42 +11,8 @@ import threading
 import pytest
 
 from hosts import engine as engine_adapter
-from tests.support import pki
-from tests.support.buildhost import (
-    remove_build_host,
-    start_build_host,
-    tlsverify_files,
-    wait_until_pinged,
-    write_client_files,
-)
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def tls_world():
-    ca = pki.make_ca("endpoint CA")
-    return {
-        "ca": ca,
-        # Valid for "localhost" only: reaching it as 127.0.0.1 is a mismatch.
-        "server": ca.issue_server("endpoint", ["localhost"], []),
-        "client": ca.issue_client("dchweb"),
-        "stranger_ca": pki.make_ca("another CA"),
-    }
-
-
-@pytest.fixture(scope="module")
-def tls_engine(engine, build_host_image, devstack, tls_world, tmp_path_factory):
-    files = tlsverify_files(tls_world["ca"], tls_world["server"], tls_world["client"])
-    host = start_build_host(engine, build_host_image, devstack["network"], files)
-    try:
-        cert_dir = write_client_files(
-            tmp_path_factory.mktemp("probe"), tls_world["ca"], tls_world["client"]
-        )
-        wait_until_pinged(f"https://localhost:{host.port}", cert_dir)
-        yield host
-    finally:
-        remove_build_host(host.container)
 
 
 def _connection(port, world, host="localhost", ca=None, client=None, **overrides):
