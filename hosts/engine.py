@@ -7,7 +7,6 @@ person who has to fix it. Every call has a timeout.
 
 import contextlib
 import json
-import ssl
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,8 @@ from pathlib import Path
 import docker
 import docker.errors
 import requests
+
+from hosts import failures
 
 # VIC serves API 1.25; anything older cannot run dch-photon.
 MINIMUM_API_VERSION = "1.25"
@@ -197,142 +198,66 @@ def _call(function, *args, **kwargs):
 
 def classify(error):
     """Turn what docker-py, requests or ssl raised into an EngineError."""
-    text = _full_text(error)
-    lowered = text.lower()
-    for needle, make in _CLASSIFIERS:
-        if needle in lowered:
-            return make(text)
-    if "http request to an https server" in lowered:
-        return EngineTLSError(
-            "the engine serves TLS: set the endpoint's TLS mode to tls or tlsverify",
-            reason="tls_required",
+    text = failures.full_text(error)
+    reason = failures.reason_of(text)
+    if reason in _FAILURES:
+        kind, message = _FAILURES[reason]
+        return kind(message, reason=reason)
+    if "client version" in text.lower():
+        return EngineVersionUnsupported(
+            f"the engine refused dchweb's API version: {failures.first_line(text)}"
         )
-    return EngineError(f"the engine call failed: {_first_line(text)}")
+    return EngineError(f"the engine call failed: {failures.first_line(text)}")
 
 
-def _full_text(error):
-    """The messages of an exception and of everything that caused it."""
-    parts = []
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        parts.append(str(error))
-        if isinstance(error, ssl.SSLError) and error.reason:
-            parts.append(str(error.reason))
-        error = error.__cause__ or error.__context__
-    return " | ".join(parts)
-
-
-def _first_line(text):
-    return text.split(" | ")[0][:300]
-
-
-def _tls(reason, message):
-    return lambda text: EngineTLSError(message, reason=reason)
-
-
-def _unreachable(reason, message):
-    return lambda text: EngineUnreachable(message, reason=reason)
-
-
-# Order matters: the more specific TLS failures come before the generic ones.
-_CLASSIFIERS = [
-    (
-        "hostname mismatch",
-        _tls(
-            "hostname_mismatch",
-            "the engine's certificate is not valid for this host name: use the name "
-            "or address in its certificate, or issue it one for this address",
-        ),
+# Each failure worded for the admin who has to fix the endpoint.
+_FAILURES = {
+    "hostname_mismatch": (
+        EngineTLSError,
+        "the engine's certificate is not valid for this host name or address: use "
+        "the name or address in its certificate, or issue it one for this address",
     ),
-    (
-        "ip address mismatch",
-        _tls(
-            "hostname_mismatch",
-            "the engine's certificate is not valid for this address: use the name "
-            "or address in its certificate, or issue it one for this address",
-        ),
+    "unknown_authority": (
+        EngineTLSError,
+        "the engine's certificate is signed by an authority the endpoint's CA "
+        "certificate does not cover: upload the CA that signed it",
     ),
-    (
-        "certificate verify failed",
-        _tls(
-            "unknown_authority",
-            "the engine's certificate is signed by an authority the endpoint's CA "
-            "certificate does not cover: upload the CA that signed it",
-        ),
+    "client_certificate_missing": (
+        EngineTLSError,
+        "the engine requires a client certificate: add the endpoint's client "
+        "certificate and key",
     ),
-    (
-        "certificate required",
-        _tls(
-            "client_certificate_missing",
-            "the engine requires a client certificate: add the endpoint's client "
-            "certificate and key",
-        ),
+    "client_certificate_rejected": (
+        EngineTLSError,
+        "the engine rejected the client certificate: it was not issued by the CA "
+        "the engine trusts, or it is missing",
     ),
-    (
-        "alert bad certificate",
-        _tls(
-            "client_certificate_rejected",
-            "the engine rejected the client certificate: it was not issued by the "
-            "CA the engine trusts, or it is missing",
-        ),
+    "tls_not_served": (
+        EngineTLSError,
+        "the engine does not speak TLS on this port: set the endpoint's TLS mode "
+        "to none, or use its TLS port",
     ),
-    (
-        "alert unknown ca",
-        _tls(
-            "client_certificate_rejected",
-            "the engine rejected the client certificate: it was not issued by the "
-            "CA the engine trusts",
-        ),
+    "tls_required": (
+        EngineTLSError,
+        "the engine serves TLS: set the endpoint's TLS mode to tls or tlsverify",
     ),
-    (
-        "wrong version number",
-        _tls(
-            "tls_not_served",
-            "the engine does not speak TLS on this port: set the endpoint's TLS "
-            "mode to none, or use its TLS port",
-        ),
+    "connection_refused": (
+        EngineUnreachable,
+        "connection refused: nothing listens at this address and port (or, for a "
+        "unix socket, no engine socket at this path)",
     ),
-    (
-        "connection refused",
-        _unreachable(
-            "connection_refused",
-            "connection refused: nothing listens at this address and port",
-        ),
+    "timeout": (
+        EngineUnreachable,
+        "the engine did not answer in time: check the address, the port and any "
+        "firewall between dchweb and the engine",
     ),
-    (
-        "no such file or directory",
-        _unreachable(
-            "connection_refused", "no engine socket at this path: is the engine up?"
-        ),
+    "unknown_host": (EngineUnreachable, "the engine's host name does not resolve"),
+    "connection_reset": (
+        EngineUnreachable,
+        "the engine closed the connection: it may require a client certificate "
+        "or speak another protocol on this port",
     ),
-    (
-        "timed out",
-        _unreachable(
-            "timeout",
-            "the engine did not answer in time: check the address, the port and any "
-            "firewall between dchweb and the engine",
-        ),
-    ),
-    (
-        "name or service not known",
-        _unreachable("unknown_host", "the engine's host name does not resolve"),
-    ),
-    (
-        "connection reset",
-        _unreachable(
-            "connection_reset",
-            "the engine closed the connection: it may require a client certificate "
-            "or speak another protocol on this port",
-        ),
-    ),
-    (
-        "client version",
-        lambda text: EngineVersionUnsupported(
-            f"the engine refused dchweb's API version: {_first_line(text)}"
-        ),
-    ),
-]
+}
 
 
 # --- Registry login from the engine (registry trust per endpoint) -------------
@@ -370,13 +295,13 @@ def registry_login(connection, address, username, password):
 
 
 def _registry_login_failure(error):
-    text = _full_text(error)
+    text = failures.full_text(error)
     lowered = text.lower()
     for needles, reason, message in _REGISTRY_LOGIN_CLASSIFIERS:
         if any(needle in lowered for needle in needles):
             return RegistryLoginResult(False, reason, message)
     return RegistryLoginResult(
-        False, "failed", f"the engine's login failed: {_first_line(text)}"
+        False, "failed", f"the engine's login failed: {failures.first_line(text)}"
     )
 
 

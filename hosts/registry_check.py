@@ -8,11 +8,12 @@ Plain data in, a `CheckResult` out; never raises for a failed check. Uses
 """
 
 import re
-import ssl
 import tempfile
 from dataclasses import dataclass
 
 import requests
+
+from hosts import failures
 
 DEFAULT_TIMEOUT_SECONDS = 10
 DISTRIBUTION_HEADER = "Docker-Distribution-Api-Version"
@@ -154,46 +155,12 @@ def parse_challenge(header):
     return scheme.lower(), dict(_PARAM.findall(rest))
 
 
-def full_text(error):
-    """The messages of an exception and of everything that caused it."""
-    parts = []
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        parts.append(str(error))
-        if isinstance(error, ssl.SSLError) and error.reason:
-            parts.append(str(error.reason))
-        error = error.__cause__ or error.__context__
-    return " | ".join(parts)
-
-
-# Order matters: the specific TLS failures before the generic ones.
-_CLASSIFIERS = (
-    ("hostname mismatch", "hostname_mismatch"),
-    ("ip address mismatch", "hostname_mismatch"),
-    ("doesn't match", "hostname_mismatch"),
-    ("certificate verify failed", "unknown_authority"),
-    ("wrong version number", "tls_not_served"),
-    ("record layer failure", "tls_not_served"),
-    ("packet length too long", "tls_not_served"),
-    ("connection refused", "connection_refused"),
-    ("timed out", "timeout"),
-    ("name or service not known", "unknown_host"),
-    ("temporary failure in name resolution", "unknown_host"),
-    ("nodename nor servname", "unknown_host"),
-    ("no address associated", "unknown_host"),
-    ("failed to resolve", "unknown_host"),
-    ("connection reset", "connection_reset"),
-)
-
-
 def classify(error):
     """What requests or ssl raised → a failed CheckResult with a reason."""
     if isinstance(error, requests.Timeout):
         return result("timeout")
-    text = full_text(error)
-    lowered = text.lower()
-    for needle, reason in _CLASSIFIERS:
-        if needle in lowered:
-            return result(reason)
-    return result("failed", detail=text.split(" | ")[0][:300])
+    text = failures.full_text(error)
+    reason = failures.reason_of(text)
+    if reason in _MESSAGES:
+        return result(reason)
+    return result("failed", detail=failures.first_line(text))
