@@ -18,6 +18,11 @@ urlpatterns = [
     ),
     path("registries/trust/", views.registry_trust, name="registry_trust"),
     path("certificates/", views.certificates, name="certificates"),
+    path(
+        "certificates/ca/rotate/",
+        views.certificate_authority_rotate,
+        name="certificate_authority_rotate",
+    ),
     path("audit/", views.audit, name="audit"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),

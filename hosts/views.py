@@ -20,11 +20,11 @@ from kombu.exceptions import OperationalError
 
 from hosts import certificates as certificate_service
 from hosts import endpoints as endpoint_service
-from hosts import health, services, tasks, tokens
+from hosts import health, pki, services, tasks, tokens
 from hosts import registries as registry_service
 from hosts.forms import CertificateUploadForm, EndpointForm, RegistryForm
 from hosts.htmx import wants_partial
-from hosts.models import Endpoint, Registry
+from hosts.models import CertificateAuthority, Endpoint, Registry
 from hosts.permissions import is_admin
 
 AUDIT_PAGE_SIZE = 50
@@ -266,7 +266,12 @@ def certificates(request):
             if not wants_partial(request):
                 return redirect("certificates")
             form = CertificateUploadForm()
-    context = {"certificates": certificate_service.certificates(), "form": form}
+    context = {
+        "certificates": certificate_service.certificates(),
+        "form": form,
+        "ca": CertificateAuthority.objects.filter(active=True).first(),
+        "can_rotate": admin,
+    }
     template = (
         "hosts/partials/certificate_panel.html"
         if wants_partial(request)
@@ -292,6 +297,19 @@ def _upload_certificate(request, form):
     except certificate_service.CertificateNameTaken as error:
         form.add_error("name", str(error))
     return None
+
+
+@require_POST
+def certificate_authority_rotate(request):
+    """Admins only: a new active CA for dchweb; answers with the CA panel."""
+    if not is_admin(request.user):
+        raise PermissionDenied("Only admins may rotate dchweb's CA.")
+    ca = pki.rotate_ca(request.user, request=request)
+    messages.success(request, "dchweb's CA was rotated.")
+    if not wants_partial(request):
+        return redirect("certificates")
+    context = {"ca": ca, "can_rotate": True}
+    return render(request, "hosts/partials/ca_panel.html", context)
 
 
 # /audit/ (admins) ------------------------------------------------------------

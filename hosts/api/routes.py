@@ -2,12 +2,13 @@
 
 from ninja import Field, Query, Router, Schema, Status
 
-from hosts import certificates, services
+from hosts import certificates, pki, services
 from hosts import endpoints as endpoint_service
 from hosts import registries as registry_service
 from hosts.api.errors import ApiError, forbidden, not_found
 from hosts.api.schemas import (
     AuditEventPage,
+    CertificateAuthorityOut,
     CertificateIn,
     CertificateOut,
     EndpointIn,
@@ -245,6 +246,28 @@ class AuditFilters(Schema):
     offset: int = Field(0, ge=0)
     action: str = Field("", description="action prefix, e.g. `registry.`")
     actor: str = Field("", description="username")
+
+
+@router.get(
+    "/certificate-authority",
+    response={200: CertificateAuthorityOut, **ERRORS},
+    summary="dchweb's own CA",
+)
+def get_certificate_authority(request):
+    """The active CA that issues build hosts' certificates (created on first use)."""
+    return pki.load_or_create_ca(source="api")
+
+
+@router.post(
+    "/certificate-authority/rotate",
+    response={201: CertificateAuthorityOut, **ADMIN_ERRORS},
+    summary="Rotate dchweb's CA",
+)
+def rotate_certificate_authority(request):
+    """Admins only. A new active CA; the old one is kept, inactive."""
+    if not is_admin(request.auth):
+        raise forbidden("only admins may rotate dchweb's CA")
+    return Status(201, pki.rotate_ca(request.auth, request=request))
 
 
 @router.get("/audit-events", response={200: AuditEventPage, **ADMIN_ERRORS})

@@ -173,3 +173,12 @@ class CertificateOut(Schema):
     def resolve_created_by(certificate) -> str | None:
         user = certificate.created_by
         return user.get_username() if user is not None else None
+
+
+class CertificateAuthorityOut(Schema):
+    """dchweb's own CA: its certificate is public (clients need it), its key
+    never leaves the database, and only encrypted there."""
+
+    fingerprint: str
+    cert_pem: str
+    created_at: datetime

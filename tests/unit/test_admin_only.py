@@ -28,6 +28,7 @@ ADMIN_ONLY_API = [
     ("post", "/api/v1/registries/{registry}/check", {}),
     ("post", "/api/v1/certificates", {"name": "c", "pem": "not a certificate"}),
     ("get", "/api/v1/audit-events", None),
+    ("post", "/api/v1/certificate-authority/rotate", {}),
 ]
 ADMIN_ONLY_PAGES = [
     ("get", "/audit/"),
@@ -39,6 +40,7 @@ ADMIN_ONLY_PAGES = [
     ("post", "/registries/{registry}/check"),
     ("post", "/registries/trust/"),
     ("post", "/certificates/"),
+    ("post", "/certificates/ca/rotate/"),
 ]
 
 
