@@ -663,3 +663,22 @@ def test_rotate_makes_a_new_active_ca_and_keeps_the_old(team_admin):
     assert event.details["previous"] == [old.fingerprint]
     issued = _load(pki.issue_client_certificate("bob")[0])
     assert issued.issuer == _load(new.cert_pem).subject
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", ["not PEM", "expired", "key does not match"])
+def test_each_rejection_is_a_400_in_the_api_and_a_form_error_in_the_page(
+    client, admin_token, team_admin, case
+):
+    pem, key, message = REJECTIONS[case]
+    body = {"name": "rejected", "pem": pem} | ({"private_key_pem": key} if key else {})
+
+    api = post_json(client, "/api/v1/certificates", body, admin_token)
+    client.force_login(team_admin)
+    page = client.post("/certificates/", body, **HTMX)
+
+    assert api.status_code == 400
+    assert message in api.json()["detail"]
+    assert page.status_code == 400
+    assert message in page.content.decode()
+    assert not Certificate.objects.exists()
