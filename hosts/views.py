@@ -47,6 +47,25 @@ def home(request):
     )
 
 
+def _submit_create_form(request, form_class, create, *, refusal, success, page):
+    """An admin's POST of a create form: (form to show, status, response).
+
+    On success the form comes back blank with a message, or a plain (non-HTMX)
+    post is redirected to `page`; on a rejection it comes back with the reason
+    and a 400.
+    """
+    if not is_admin(request.user):
+        raise PermissionDenied(refusal)
+    form = form_class(request.POST)
+    created = create(request, form)
+    if created is None:
+        return form, 400, None
+    messages.success(request, success(created))
+    if not wants_partial(request):
+        return form, 200, redirect(page)
+    return form_class(), 200, None
+
+
 # /endpoints/ ------------------------------------------------------------------
 
 
@@ -71,16 +90,16 @@ def endpoints(request):
             "hosts/partials/endpoint_table.html",
             context,
         )
-    if not admin:
-        raise PermissionDenied("Only admins may register endpoints.")
-    form = EndpointForm(request.POST)
-    endpoint = _create_endpoint(request, form)
-    status = 400 if endpoint is None else 200
-    if endpoint is not None:
-        messages.success(request, f"Endpoint “{endpoint.name}” added; probing it now.")
-        if not wants_partial(request):
-            return redirect("endpoints")
-        form = EndpointForm()
+    form, status, response = _submit_create_form(
+        request,
+        EndpointForm,
+        _create_endpoint,
+        refusal="Only admins may register endpoints.",
+        success=lambda endpoint: f"Endpoint “{endpoint.name}” added; probing it now.",
+        page="endpoints",
+    )
+    if response is not None:
+        return response
     context = {"endpoints": _endpoint_rows(), "form": form, "oob_table": True}
     template = (
         "hosts/partials/endpoint_form.html"
@@ -155,17 +174,16 @@ def registries(request):
     form = RegistryForm() if admin else None
     status = 200
     if request.method == "POST":
-        if not admin:
-            raise PermissionDenied("Only admins may add registries.")
-        form = RegistryForm(request.POST)
-        registry = _create_registry(request, form)
-        if registry is None:
-            status = 400
-        else:
-            messages.success(request, f"Registry “{registry.name}” added.")
-            if not wants_partial(request):
-                return redirect("registries")
-            form = RegistryForm()
+        form, status, response = _submit_create_form(
+            request,
+            RegistryForm,
+            _create_registry,
+            refusal="Only admins may add registries.",
+            success=lambda registry: f"Registry “{registry.name}” added.",
+            page="registries",
+        )
+        if response is not None:
+            return response
     context = {"registries": registry_service.registry_rows(), "form": form}
     if wants_partial(request):
         return render(
@@ -255,17 +273,16 @@ def certificates(request):
     form = CertificateUploadForm() if admin else None
     status = 200
     if request.method == "POST":
-        if not admin:
-            raise PermissionDenied("Only admins may add certificates.")
-        form = CertificateUploadForm(request.POST)
-        certificate = _upload_certificate(request, form)
-        if certificate is None:
-            status = 400
-        else:
-            messages.success(request, f"Certificate “{certificate.name}” added.")
-            if not wants_partial(request):
-                return redirect("certificates")
-            form = CertificateUploadForm()
+        form, status, response = _submit_create_form(
+            request,
+            CertificateUploadForm,
+            _upload_certificate,
+            refusal="Only admins may add certificates.",
+            success=lambda certificate: f"Certificate “{certificate.name}” added.",
+            page="certificates",
+        )
+        if response is not None:
+            return response
     context = {
         "certificates": certificate_service.certificates(),
         "form": form,
