@@ -213,14 +213,27 @@ STORAGES = {
     },
 }
 
+# --- Build hosts ---------------------------------------------------------------
+
+# The image a build host runs when neither the request nor the endpoint names
+# one; the devstack's env file sets it to its own dch-photon-like image.
+DCHWEB_BUILD_HOST_IMAGE = env_str("DCHWEB_BUILD_HOST_IMAGE", "")
+DCHWEB_MAX_BUILD_HOSTS_PER_USER = env_int("DCHWEB_MAX_BUILD_HOSTS_PER_USER", 5)
+# Labels every engine object; empty: generated once and kept in the database.
+DCHWEB_INSTALLATION_ID = env_str("DCHWEB_INSTALLATION_ID", "")
+# How long a build host may take to answer /_ping after its start.
+DCHWEB_READY_TIMEOUT_SECONDS = env_int("DCHWEB_READY_TIMEOUT", 120)
+# The reconciler leaves anything younger than this alone.
+DCHWEB_RECONCILE_GRACE_SECONDS = env_int("DCHWEB_RECONCILE_GRACE", 120)
+DCHWEB_RECONCILE_INTERVAL_SECONDS = env_int("DCHWEB_RECONCILE_INTERVAL", 60)
+
 # --- Celery: where it runs (its task policy is in dchweb/celery.py) ----------
 
 REDIS_URL = env_str("DCHWEB_REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = env_str("DCHWEB_RESULT_BACKEND_URL", REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = env_str("DCHWEB_TASK_QUEUE", "dchweb")
-# Periodic tasks, run by `celery -A dchweb beat`; the reconciler (per
-# endpoint, under a lock) joins them with the build-host issue.
+# Periodic tasks, run by `celery -A dchweb beat`.
 ENDPOINT_PROBE_INTERVAL_SECONDS = env_int("DCHWEB_ENDPOINT_PROBE_INTERVAL", 60)
 CELERY_BEAT_SCHEDULE = {
     "probe-endpoints": {
@@ -235,6 +248,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "hosts.tasks.check_registry_trust",
         "schedule": float(env_int("DCHWEB_REGISTRY_TRUST_INTERVAL", 3600)),
         "options": {"expires": 3600.0},
+    },
+    # Per endpoint, one at a time under a lease (hosts/reconciler.py); also
+    # reaps expired build hosts and resumes provisions a dead worker left.
+    "reconcile-endpoints": {
+        "task": "hosts.tasks.reconcile_endpoints",
+        "schedule": float(DCHWEB_RECONCILE_INTERVAL_SECONDS),
+        "options": {"expires": float(DCHWEB_RECONCILE_INTERVAL_SECONDS)},
     },
 }
 

@@ -6,8 +6,13 @@ person who has to fix it. Every call has a timeout.
 """
 
 import contextlib
+import dataclasses
+import datetime
+import io
 import json
+import tarfile
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +50,14 @@ class EngineTLSError(EngineError):
 
 class EngineVersionUnsupported(EngineError):
     reason = "api_version_unsupported"
+
+
+class EngineNotFound(EngineError):
+    reason = "not_found"
+
+
+class EngineConflict(EngineError):
+    reason = "conflict"
 
 
 @dataclass(frozen=True)
@@ -296,13 +309,17 @@ def registry_login(connection, address, username, password):
 
 def _registry_login_failure(error):
     text = failures.full_text(error)
+    reason, message = _registry_failure(text, "the engine's login failed")
+    return RegistryLoginResult(False, reason, message)
+
+
+def _registry_failure(text, what):
+    """(reason, message) for what a registry answered the engine."""
     lowered = text.lower()
     for needles, reason, message in _REGISTRY_LOGIN_CLASSIFIERS:
         if any(needle in lowered for needle in needles):
-            return RegistryLoginResult(False, reason, message)
-    return RegistryLoginResult(
-        False, "failed", f"the engine's login failed: {failures.first_line(text)}"
-    )
+            return reason, message
+    return "failed", f"{what}: {failures.first_line(text)}"
 
 
 _REGISTRY_LOGIN_CLASSIFIERS = (
@@ -345,3 +362,332 @@ _REGISTRY_LOGIN_CLASSIFIERS = (
         "the registry does not speak TLS on this port",
     ),
 )
+
+
+# --- Build hosts (design.md §2: what a build host is on the engine) ----------
+
+# Docker-in-Docker on a plain engine needs these rather than --privileged
+# (environment.md: some hosts withhold CAP_MAC_OVERRIDE, so runc refuses a
+# privileged container). A VCH runs each container as a VM and needs none.
+DIND_OPTIONS = {
+    "cap_add": ["SYS_ADMIN", "NET_ADMIN"],
+    "security_opt": ["apparmor=unconfined", "seccomp=unconfined"],
+}
+TLS_PORT = "2376/tcp"
+PULL_TIMEOUT_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class BuildHostSpec:
+    """Everything the engine needs to create one build host's container."""
+
+    name: str
+    image: str
+    command: list[str]
+    labels: dict[str, str]
+    binds: dict[str, str]  # volume name -> path in the container
+    host_ip: str  # "" publishes on every address of the engine's host
+    network: str = ""
+    vic: bool = False
+
+
+@dataclass(frozen=True)
+class ManagedObject:
+    """A container or volume carrying dchweb's labels, as a listing shows it."""
+
+    kind: str  # "container" or "volume"
+    name: str
+    labels: dict[str, str]
+    created: datetime.datetime | None = None
+    state: str = ""  # containers: running, exited, created...
+    id: str = ""
+    image: str = ""
+    port: int | None = None
+
+
+def pull_image(connection, image, auth=None):
+    """Pull `image` (with the registry's login); errors inside the 200 stream
+    count too. Returns the image id."""
+    repository, tag = docker.utils.parse_repository_tag(image)
+    slow = dataclasses.replace(connection, timeout=PULL_TIMEOUT_SECONDS)
+    with open_client(slow) as client:
+        try:
+            for chunk in client.api.pull(
+                repository,
+                tag=tag or "latest",
+                stream=True,
+                decode=True,
+                auth_config=auth,
+            ):
+                if "error" in chunk or "errorDetail" in chunk:
+                    raise _pull_failure(_stream_error(chunk))
+            return client.api.inspect_image(image)["Id"]
+        except docker.errors.APIError as error:
+            raise _pull_failure(failures.full_text(error)) from error
+        except (docker.errors.DockerException, requests.RequestException, OSError) as e:
+            raise classify(e) from e
+
+
+def _stream_error(chunk):
+    return (chunk.get("errorDetail") or {}).get("message") or chunk.get("error", "")
+
+
+def _pull_failure(text):
+    lowered = text.lower()
+    if any(needle in lowered for needle in _IMAGE_MISSING):
+        return EngineNotFound(
+            f"image not found: the registry has no such image or tag "
+            f"({failures.first_line(text, 200)})",
+            reason="image_not_found",
+        )
+    if "no space left" in lowered:
+        return EngineError("the endpoint is out of disk space", reason="out_of_disk")
+    reason, message = _registry_failure(text, "the pull failed")
+    return EngineError(message, reason=reason)
+
+
+_IMAGE_MISSING = (
+    "manifest unknown",
+    "not found: manifest",
+    "repository does not exist",
+    "no such image",
+    "name unknown",
+    ": not found",
+)
+
+
+def create_volume(connection, name, labels, driver_opts=None):
+    """Create a named, labelled volume; an existing one of ours is reused
+    (a retried step must not fail on its own earlier work)."""
+    with open_client(connection) as client:
+        existing = _inspect_volume(client, name)
+        if existing is not None:
+            _check_ours(existing.get("Labels") or {}, labels, f"volume {name}")
+            return name
+        _call(
+            client.api.create_volume,
+            name=name,
+            driver="vsphere" if driver_opts else None,
+            driver_opts=driver_opts or None,
+            labels=labels,
+        )
+    return name
+
+
+def _inspect_volume(client, name):
+    try:
+        return client.api.inspect_volume(name)
+    except docker.errors.NotFound:
+        return None
+    except (docker.errors.DockerException, requests.RequestException, OSError) as e:
+        raise classify(e) from e
+
+
+def _check_ours(found_labels, wanted_labels, what):
+    key = "io.dchweb.build-host"
+    if found_labels.get(key) != wanted_labels.get(key):
+        raise EngineConflict(
+            f"{what} already exists on the engine and is not this build host's"
+        )
+
+
+def create_container(connection, spec):
+    """Create the build host's container (not started); returns its id. A
+    409 on a retry means our earlier attempt made it: inspect and go on."""
+    with open_client(connection) as client:
+        try:
+            container = client.containers.create(
+                spec.image,
+                command=spec.command,
+                name=spec.name,
+                labels=spec.labels,
+                detach=True,
+                # Binds, not Mounts: VIC ignores HostConfig.Mounts.
+                volumes={
+                    name: {"bind": path, "mode": "rw"}
+                    for name, path in spec.binds.items()
+                },
+                ports={TLS_PORT: (spec.host_ip, None) if spec.host_ip else None},
+                network=spec.network or None,
+                **({} if spec.vic else DIND_OPTIONS),
+            )
+            return container.id
+        except docker.errors.APIError as error:
+            if error.status_code != 409:
+                raise _container_failure(error) from error
+        except (docker.errors.DockerException, requests.RequestException, OSError) as e:
+            raise classify(e) from e
+        found = _call(client.api.inspect_container, spec.name)
+        _check_ours(
+            found["Config"].get("Labels") or {}, spec.labels, f"container {spec.name}"
+        )
+        return found["Id"]
+
+
+def _container_failure(error):
+    text = failures.full_text(error)
+    if "no space left" in text.lower():
+        return EngineError("the endpoint is out of disk space", reason="out_of_disk")
+    if error.status_code == 404:
+        return EngineNotFound(
+            f"the engine cannot find it: {failures.first_line(text)}",
+            reason="image_not_found" if "image" in text.lower() else "not_found",
+        )
+    return classify(error)
+
+
+def put_files(connection, container_id, files):
+    """Copy {path: bytes} into the container (archive API; works before the
+    first start, which is when dch-photon reads its certificates)."""
+    with open_client(connection) as client:
+        ok = _call(client.api.put_archive, container_id, "/", _tar_of(files))
+    if not ok:
+        raise EngineError("the engine refused the files copied into the container")
+
+
+def _tar_of(files):
+    buffer = io.BytesIO()
+    now = int(time.time())
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size = len(data)
+            info.mode = 0o600 if path.endswith((".key", "-key.pem")) else 0o644
+            info.mtime = now
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def start_container(connection, container_id):
+    """Start it; starting a running container is not an error."""
+    with open_client(connection) as client:
+        try:
+            client.api.start(container_id)
+        except docker.errors.APIError as error:
+            raise _container_failure(error) from error
+        except (docker.errors.DockerException, requests.RequestException, OSError) as e:
+            raise classify(e) from e
+
+
+@dataclass(frozen=True)
+class ContainerStatus:
+    state: str  # running, exited, created...
+    exit_code: int
+    port: int | None  # the host port published for the build host's TLS API
+    log_tail: str
+
+
+def container_status(connection, container_id, log_lines=20):
+    with open_client(connection) as client:
+        try:
+            found = client.api.inspect_container(container_id)
+        except docker.errors.NotFound as error:
+            raise EngineNotFound("the container is gone from the engine") from error
+        except (docker.errors.DockerException, requests.RequestException, OSError) as e:
+            raise classify(e) from e
+        state = found["State"]
+        log_tail = ""
+        if state.get("Status") == "exited":
+            raw = _call(client.api.logs, container_id, tail=log_lines)
+            log_tail = raw.decode(errors="replace")
+        return ContainerStatus(
+            state=state.get("Status", ""),
+            exit_code=state.get("ExitCode", 0),
+            port=_published_port(found),
+            log_tail=log_tail,
+        )
+
+
+def _published_port(inspected):
+    bindings = (inspected.get("NetworkSettings") or {}).get("Ports") or {}
+    for binding in bindings.get(TLS_PORT) or []:
+        if binding.get("HostPort"):
+            return int(binding["HostPort"])
+    return None
+
+
+def ping(connection):
+    """True when the engine answers /_ping (over the connection's TLS)."""
+    with open_client(connection) as client:
+        return bool(_call(client.api.ping))
+
+
+def remove_container(connection, container_id_or_name):
+    """Remove it and any anonymous volume it has; gone already is done."""
+    with open_client(connection) as client:
+        try:
+            client.api.remove_container(container_id_or_name, v=True, force=True)
+        except docker.errors.NotFound:
+            return False
+        except (docker.errors.DockerException, requests.RequestException, OSError) as e:
+            raise classify(e) from e
+    return True
+
+
+def remove_volume(connection, name):
+    """Remove a volume; gone already is done; in use is a conflict."""
+    with open_client(connection) as client:
+        try:
+            client.api.remove_volume(name)
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as error:
+            if error.status_code == 409:
+                raise EngineConflict(f"volume {name} is in use") from error
+            raise classify(error) from error
+        except (docker.errors.DockerException, requests.RequestException, OSError) as e:
+            raise classify(e) from e
+    return True
+
+
+def list_managed(connection, installation_id):
+    """Containers and volumes labelled as this installation's: two calls,
+    whatever the number of objects."""
+    labels = ["io.dchweb.managed=true", f"io.dchweb.installation={installation_id}"]
+    with open_client(connection) as client:
+        containers = _call(client.api.containers, all=True, filters={"label": labels})
+        volumes = _call(client.api.volumes, filters={"label": labels})
+    found = [_managed_container(container) for container in containers]
+    found += [
+        ManagedObject(
+            kind="volume",
+            name=volume["Name"],
+            labels=volume.get("Labels") or {},
+            created=_parse_time(volume.get("CreatedAt")),
+        )
+        for volume in (volumes or {}).get("Volumes") or []
+    ]
+    return found
+
+
+def _managed_container(container):
+    port = next(
+        (
+            item.get("PublicPort")
+            for item in container.get("Ports") or []
+            if item.get("PrivatePort") == 2376 and item.get("PublicPort")
+        ),
+        None,
+    )
+    return ManagedObject(
+        kind="container",
+        id=container["Id"],
+        name=(container.get("Names") or ["/"])[0].lstrip("/"),
+        labels=container.get("Labels") or {},
+        created=_parse_time(container.get("Created")),
+        state=container.get("State", ""),
+        image=container.get("Image", ""),
+        port=port,
+    )
+
+
+def _parse_time(value):
+    """Engines give container times as epoch seconds, volume times as text."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, int | float):
+        return datetime.datetime.fromtimestamp(value, datetime.UTC)
+    try:
+        return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -1,8 +1,9 @@
-"""The domain model (design.md §2). Only what the foundation needs so far:
-endpoints, registries, certificates (and dchweb's CA), API tokens and the
-audit trail. Build hosts, volumes, builds and cleanup plans come with their
-features.
+"""The domain model (design.md §2): endpoints, registries, certificates (and
+dchweb's CA), build hosts and their steps, API tokens and the audit trail.
+Volumes, builds and cleanup plans come with their features.
 """
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -81,6 +82,13 @@ class Endpoint(models.Model):
     volume_stores = models.JSONField(default=list, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_error_reason = models.CharField(max_length=50, blank=True)
+    # The reconciler's last pass (hosts/reconciler.py): what the database and
+    # the engine each said, for the admins' drift view.
+    last_reconciled_at = models.DateTimeField(null=True, blank=True)
+    reconcile_summary = models.JSONField(default=dict, blank=True)
+    # One reconciler at a time per endpoint: a lease, not a lock that a dead
+    # worker could hold forever.
+    reconcile_lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -326,3 +334,184 @@ class CertificateAuthority(models.Model):
 
     def get_private_key(self) -> str:
         return crypto.decrypt(self.key_encrypted)
+
+
+class Installation(models.Model):
+    """This dchweb installation's identity (one row). Its id labels everything
+    dchweb creates on an engine, so two installations sharing an engine never
+    touch each other's containers and volumes."""
+
+    installation_id = models.UUIDField(default=uuid.uuid4, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return str(self.installation_id)
+
+
+class BuildHost(models.Model):
+    """A Docker engine in a container on an endpoint (design.md §2)."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        PROVISIONING = "provisioning", "Provisioning"
+        READY = "ready", "Ready"
+        BUSY = "busy", "Busy"
+        REMOVING = "removing", "Removing"
+        REMOVED = "removed", "Removed"
+        FAILED = "failed", "Failed"
+
+    class VolumePolicy(models.TextChoices):
+        DELETE = "delete", "Delete volumes with the host"
+        KEEP = "keep", "Keep volumes"
+        KEEP_DAYS = "keep_days", "Keep volumes for some days"
+
+    # States in which the host occupies (or is about to occupy) the endpoint.
+    ACTIVE_STATES = (
+        State.REQUESTED,
+        State.PROVISIONING,
+        State.READY,
+        State.BUSY,
+        State.REMOVING,
+    )
+    # States the host stays in until someone acts: the pages stop polling.
+    SETTLED_STATES = (State.READY, State.REMOVED, State.FAILED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="build_hosts"
+    )
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.PROTECT, related_name="build_hosts"
+    )
+    image = models.CharField(max_length=300)
+    registries = models.ManyToManyField(Registry, blank=True, related_name="+")
+    state = models.CharField(
+        max_length=20, choices=State.choices, default=State.REQUESTED, db_index=True
+    )
+    step = models.CharField(max_length=30, blank=True)
+    error = models.TextField(blank=True)
+    error_reason = models.CharField(max_length=50, blank=True)
+    disk_gb = models.PositiveIntegerField(default=20)
+    volume_policy = models.CharField(
+        max_length=10, choices=VolumePolicy.choices, default=VolumePolicy.DELETE
+    )
+    keep_days = models.PositiveIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+    # On the engine.
+    container_id = models.CharField(max_length=80, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    # TLS: the host's own CA (so a bundle opens this host only), the owner's
+    # and dchweb's client certificates. Keys encrypted at rest.
+    ca_pem = models.TextField(blank=True)
+    ca_key_encrypted = models.TextField(blank=True, editable=False)
+    owner_cert_pem = models.TextField(blank=True)
+    owner_key_encrypted = models.TextField(blank=True, editable=False)
+    client_cert_pem = models.TextField(blank=True)
+    client_key_encrypted = models.TextField(blank=True, editable=False)
+    # API create with an Idempotency-Key: the same key returns this host.
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    # Who is working on it: one provision or removal at a time. A worker that
+    # dies leaves a lease that expires (or that its successor takes over).
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # The reconciler: how many listings in a row did not show the container,
+    # and whether it found the host on the engine rather than made it.
+    missed_listings = models.PositiveIntegerField(default=0)
+    adopted = models.BooleanField(default=False)
+    remove_volumes = models.BooleanField(null=True, blank=True)
+    expiry_warned_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    volumes_kept_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = (
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="one_build_host_per_idempotency_key",
+            ),
+        )
+        indexes = (models.Index(fields=["owner", "-created_at"], name="bh_owner_idx"),)
+
+    def __str__(self):
+        return f"{self.name} ({self.short_id})"
+
+    @property
+    def short_id(self) -> str:
+        return self.id.hex[:12]
+
+    @property
+    def container_name(self) -> str:
+        return f"dchweb-{self.short_id}"
+
+    def volume_name(self, role: str) -> str:
+        suffix = {"docker-data": "data", "certs": "certs"}[role]
+        return f"{self.container_name}-{suffix}"
+
+    @property
+    def volume_names(self) -> list[str]:
+        return [self.volume_name("docker-data"), self.volume_name("certs")]
+
+    @property
+    def docker_host(self) -> str:
+        if not self.port:
+            return ""
+        return f"tcp://{self.endpoint.publish_host}:{self.port}"
+
+    @property
+    def is_settled(self) -> bool:
+        return self.state in self.SETTLED_STATES
+
+    @property
+    def policy_label(self) -> str:
+        if self.volume_policy == self.VolumePolicy.KEEP_DAYS:
+            return f"keep_days:{self.keep_days}"
+        return self.volume_policy
+
+    def set_secret(self, field: str, value: str) -> None:
+        setattr(self, f"{field}_encrypted", crypto.encrypt(value) if value else "")
+
+    def get_secret(self, field: str) -> str:
+        stored = getattr(self, f"{field}_encrypted")
+        return crypto.decrypt(stored) if stored else ""
+
+
+class BuildHostStep(models.Model):
+    """One attempt at one provisioning (or removal) step: the timeline."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    build_host = models.ForeignKey(
+        BuildHost, on_delete=models.CASCADE, related_name="steps"
+    )
+    name = models.CharField(max_length=30)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.RUNNING
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    reason = models.CharField(max_length=50, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ("started_at", "id")
+
+    def __str__(self):
+        return f"{self.name} #{self.attempt}: {self.status}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

@@ -302,13 +302,14 @@ def _new_key():
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _new_ca_material(now) -> tuple[str, str]:
+def _new_ca_material(now, common_name=None) -> tuple[str, str]:
     key = _new_key()
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dchweb"),
             x509.NameAttribute(
-                NameOID.COMMON_NAME, f"{CA_COMMON_NAME} {now:%Y-%m-%d %H:%M:%S}"
+                NameOID.COMMON_NAME,
+                common_name or f"{CA_COMMON_NAME} {now:%Y-%m-%d %H:%M:%S}",
             ),
         ]
     )
@@ -393,15 +394,33 @@ def rotate_ca(actor, *, source: str | None = None, request=None):
     return new
 
 
+@dataclass(frozen=True)
+class Issuer:
+    """A CA that is not dchweb's stored one: a build host's own CA."""
+
+    cert_pem: str
+    key_pem: str = field(repr=False)
+
+    def get_private_key(self) -> str:
+        return self.key_pem
+
+
+def new_build_host_ca(common_name: str) -> Issuer:
+    """A CA for one build host. The host's dockerd trusts only it, so the
+    owner's client certificate opens that host and no other."""
+    cert_pem, key_pem = _new_ca_material(timezone.now(), common_name)
+    return Issuer(cert_pem, key_pem)
+
+
 def issue_server_certificate(
     common_name: str,
     dns_names=(),
     ip_addresses=(),
     days: int = 365,
     *,
-    ca: CertificateAuthority | None = None,
+    ca: CertificateAuthority | Issuer | None = None,
 ) -> tuple[str, str]:
-    """A TLS server certificate from dchweb's CA: (cert PEM, key PEM)."""
+    """A TLS server certificate from `ca` (default dchweb's): (cert, key) PEM."""
     names = [x509.DNSName(name) for name in dns_names]
     names += [x509.IPAddress(ipaddress.ip_address(str(ip))) for ip in ip_addresses]
     if not names:
@@ -416,9 +435,12 @@ def issue_server_certificate(
 
 
 def issue_client_certificate(
-    common_name: str, days: int = 365, *, ca: CertificateAuthority | None = None
+    common_name: str,
+    days: int = 365,
+    *,
+    ca: CertificateAuthority | Issuer | None = None,
 ) -> tuple[str, str]:
-    """A TLS client certificate from dchweb's CA: (cert PEM, key PEM)."""
+    """A TLS client certificate from `ca` (default dchweb's): (cert, key) PEM."""
     return _issue(common_name, days, ExtendedKeyUsageOID.CLIENT_AUTH, None, ca=ca)
 
 

@@ -1,12 +1,25 @@
 """Celery tasks: thin wrappers that take ids or primitives and call services.
 
-Enqueue with `task.delay_on_commit(...)` from code inside a transaction, so a
-worker never looks for a row that is not committed yet.
+Enqueue with `task.delay_on_commit(...)` (or from `transaction.on_commit`)
+from code inside a transaction, so a worker never looks for a row that is not
+committed yet. Every task here is safe to run twice.
 """
 
+import logging
+from datetime import timedelta
+
 from celery import shared_task
+from celery.signals import worker_ready
 
 from hosts import probes, registries, services
+
+logger = logging.getLogger(__name__)
+# A removal waits for a provision still holding the host's lease.
+LEASE_RETRY_SECONDS = 2
+LEASE_RETRIES = 600
+# A host untouched this long while "requested" has lost its task (a broker
+# restart, say); younger ones may just be waiting in the queue.
+QUEUE_GRACE = timedelta(seconds=60)
 
 
 @shared_task(bind=True)
@@ -32,3 +45,80 @@ def probe_endpoints() -> int:
 def check_registry_trust() -> int:
     """The trust matrix: can each endpoint's engine log in to each registry?"""
     return registries.check_trust_all()
+
+
+# --- Build hosts -------------------------------------------------------------------
+
+
+@shared_task(bind=True)
+def provision_build_host(self, build_host_id: str) -> str:
+    from hosts import provisioning
+
+    worker = provisioning.worker_identity(self.request.hostname)
+    return provisioning.provision(build_host_id, worker)
+
+
+@shared_task(bind=True, max_retries=LEASE_RETRIES)
+def remove_build_host(self, build_host_id: str) -> str:
+    from hosts import provisioning
+
+    worker = provisioning.worker_identity(self.request.hostname)
+    outcome = provisioning.remove(build_host_id, worker)
+    if outcome == provisioning.LEASE_BUSY:
+        raise self.retry(countdown=LEASE_RETRY_SECONDS)
+    return outcome
+
+
+@shared_task
+def reconcile_endpoints() -> int:
+    """Periodic (beat): resume interrupted work, reap expired hosts, and one
+    reconcile task per enabled endpoint."""
+    from hosts import buildhosts, reconciler
+
+    resume_interrupted(grace=QUEUE_GRACE)
+    buildhosts.reap_expired()
+    return reconciler.reconcile_all(reconcile_endpoint.delay)
+
+
+@shared_task
+def reconcile_endpoint(endpoint_id: int) -> dict:
+    from hosts import reconciler
+
+    return reconciler.reconcile_endpoint(endpoint_id)
+
+
+def resume_interrupted(grace=timedelta(0)) -> int:
+    """Enqueue the provision or removal of every host nobody works on."""
+    from hosts import provisioning
+    from hosts.models import BuildHost
+
+    count = 0
+    waiting = provisioning.interrupted(grace=grace)
+    for host_id, state in waiting.values_list("pk", "state"):
+        task = (
+            remove_build_host
+            if state == BuildHost.State.REMOVING
+            else provision_build_host
+        )
+        task.delay(str(host_id))
+        count += 1
+    return count
+
+
+@worker_ready.connect
+def _resume_after_restart(sender=None, **_):
+    """A worker restarted after it was killed: what its previous life was
+    provisioning or removing is taken up at once, not when leases expire."""
+    from hosts import provisioning
+
+    node = getattr(sender, "hostname", "") or ""
+    try:
+        released = provisioning.release_leases_of_node(node) if node else 0
+        resumed = resume_interrupted()
+    except Exception:
+        # A worker must start even when the database is briefly away; the
+        # periodic reconciler resumes the work then.
+        logger.exception("could not resume interrupted build-host work")
+        return
+    if released or resumed:
+        logger.info("resumed %d build hosts (%d leases released)", resumed, released)
