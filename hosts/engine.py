@@ -316,10 +316,17 @@ def _registry_login_failure(error):
 def _registry_failure(text, what):
     """(reason, message) for what a registry answered the engine."""
     lowered = text.lower()
+    detail = _registry_said(text)
     for needles, reason, message in _REGISTRY_LOGIN_CLASSIFIERS:
         if any(needle in lowered for needle in needles):
-            return reason, message
-    return "failed", f"{what}: {failures.first_line(text)}"
+            return reason, f"{message} ({detail})"
+    return "failed", f"{what}: {detail}"
+
+
+def _registry_said(text):
+    """The engine's own words, without docker-py's "500 Server Error ..." prefix."""
+    line = failures.first_line(text, 400)
+    return line.split('("', 1)[1].rstrip('")') if '("' in line else line
 
 
 _REGISTRY_LOGIN_CLASSIFIERS = (

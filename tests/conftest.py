@@ -104,18 +104,37 @@ def celery_worker(django_db_setup, django_db_blocker):
     It listens on a queue of its own, so a `make run` worker on the same
     devstack never takes the tests' tasks.
     """
+    from dchweb.celery import app
+
+    queue = f"dchweb-test-{uuid.uuid4().hex[:8]}"
+    with django_db_blocker.unblock():
+        worker = start_celery_worker(queue)
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        yield worker
+    finally:
+        app.conf.task_default_queue = previous_queue
+        stop_process(worker)
+
+
+def start_celery_worker(queue, log_name="celery-worker"):
+    """Start `celery worker` on `queue` (node `<queue>@<host>`, so a restart
+    is the same node) against the test database; wait until it answers.
+    Tasks it enqueues itself go to the same queue."""
     from django.db import connection
 
     from dchweb.celery import app
 
     devstack_value("DCHWEB_REDIS_URL")
-    queue = f"dchweb-test-{uuid.uuid4().hex[:8]}"
-    with django_db_blocker.unblock():
-        database = connection.settings_dict["NAME"]
-    env = dict(os.environ, DCHWEB_SQLITE_PATH=str(database))
+    env = dict(
+        os.environ,
+        DCHWEB_SQLITE_PATH=str(connection.settings_dict["NAME"]),
+        DCHWEB_TASK_QUEUE=queue,
+    )
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = LOG_DIR / "celery-worker.log"
-    with log_path.open("wb") as log:
+    log_path = LOG_DIR / f"{log_name}.log"
+    with log_path.open("ab") as log:
         worker = subprocess.Popen(
             [
                 *(sys.executable, "-m", "celery", "-A", "dchweb", "worker"),
@@ -128,14 +147,8 @@ def celery_worker(django_db_setup, django_db_blocker):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    previous_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    try:
-        _wait_for_worker(app, f"{queue}@", worker, log_path)
-        yield worker
-    finally:
-        app.conf.task_default_queue = previous_queue
-        _stop(worker)
+    _wait_for_worker(app, f"{queue}@", worker, log_path)
+    return worker
 
 
 def _wait_for_worker(app, name_prefix, worker, log_path, timeout=60):
@@ -149,7 +162,7 @@ def _wait_for_worker(app, name_prefix, worker, log_path, timeout=60):
     pytest.fail(f"the Celery worker never answered: {log_path.read_text()[-3000:]}")
 
 
-def _stop(process, timeout=20):
+def stop_process(process, timeout=20):
     if process.poll() is not None:
         return
     os.killpg(process.pid, signal.SIGTERM)

@@ -141,3 +141,61 @@ def test_provisioned_host_is_ready_trusted_and_behind_mutual_tls(
             verify=str(cert_dir / "ca.pem"),
             timeout=10,
         ).raise_for_status()
+
+
+def assert_nothing_left(engine, host):
+    containers, volumes = engine_objects(engine, host)
+    assert [c.name for c in containers] == [], "a container of the host was left"
+    assert [v.name for v in volumes] == [], "a volume of the host was left"
+
+
+def test_an_image_that_does_not_exist_fails_at_pull_image_and_leaves_nothing(
+    celery_worker, engine, endpoint, registry, developer, devstack, leftovers
+):
+    missing = f"{devstack['registry']}/default-project/no-such-image:1"
+
+    host = wait_settled(new_host(developer, endpoint, image=missing))
+
+    assert host.state == BuildHost.State.FAILED
+    assert host.step == "pull_image"
+    assert host.error_reason == "image_not_found"
+    assert "image not found" in host.error
+    failed = host.steps.get(name="pull_image")
+    assert failed.status == "failed" and failed.reason == "image_not_found"
+    assert_nothing_left(engine, host)
+
+
+def test_a_registry_whose_ca_is_withheld_fails_at_verify_registry_with_x509(
+    celery_worker, engine, endpoint, developer, devstack, leftovers
+):
+    untrusted = world.devstack_registry(devstack, with_ca=False)
+
+    host = wait_settled(new_host(developer, endpoint, registry_ids=[untrusted.pk]))
+
+    assert host.state == BuildHost.State.FAILED
+    assert host.step == "verify_registry"
+    assert host.error_reason == "unknown_authority"
+    assert "x509" in host.steps.get(name="verify_registry").error
+    assert "does not trust" in host.error
+    assert host.steps.get(name="rollback").status == "done"
+    assert_nothing_left(engine, host)
+
+
+@pytest.mark.parametrize(
+    ("volumes", "left"), [("delete", 0), ("keep", 2)], ids=["delete", "keep"]
+)
+def test_remove_leaves_nothing_or_exactly_the_two_labelled_volumes(
+    celery_worker, engine, endpoint, registry, developer, volumes, left, leftovers
+):
+    host = wait_settled(new_host(developer, endpoint, registry_ids=[registry.pk]))
+    assert host.state == BuildHost.State.READY, host.error
+
+    buildhosts.request_removal(developer, host, volumes, source="api")
+    host = wait_settled(host)
+
+    assert host.state == BuildHost.State.REMOVED
+    containers, kept = engine_objects(engine, host)
+    assert containers == []
+    assert len(kept) == left
+    assert {v.name for v in kept} == (set(host.volume_names) if left else set())
+    assert all(v.attrs["Labels"]["io.dchweb.managed"] == "true" for v in kept)

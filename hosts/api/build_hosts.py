@@ -1,0 +1,114 @@
+"""API v1 build hosts (design.md §4.2): HTTP in and out; the work is in
+hosts/buildhosts.py and the Celery tasks it enqueues."""
+
+import contextlib
+
+from django.http import HttpResponse
+from ninja import Field, Query, Router, Schema, Status
+
+from hosts import buildhosts
+from hosts.api.errors import ApiError, not_found
+from hosts.api.schemas import BuildHostIn, BuildHostOut, ErrorOut, ExtendIn
+from hosts.models import BuildHost
+
+router = Router(tags=["build hosts"])
+
+ERRORS = {401: ErrorOut, 404: ErrorOut}
+CHANGE_ERRORS = {400: ErrorOut, 409: ErrorOut, **ERRORS}
+
+
+@contextlib.contextmanager
+def _service_errors():
+    """The build-host service's exceptions as the API's error answers."""
+    try:
+        yield
+    except buildhosts.BuildHostInvalid as error:
+        raise ApiError(400, error.message, code="invalid_build_host") from None
+    except buildhosts.BuildHostNotFound as error:
+        raise not_found(str(error)) from None
+    except buildhosts.BuildHostConflict as error:
+        raise ApiError(409, error.message, code=error.code) from None
+
+
+class BuildHostFilters(Schema):
+    state: BuildHost.State | None = Field(None, description="only hosts in this state")
+
+
+@router.get("/build-hosts", response={200: list[BuildHostOut], 401: ErrorOut})
+def list_build_hosts(request, filters: Query[BuildHostFilters]):
+    """Your build hosts (admins: everyone's), newest first."""
+    hosts = buildhosts.visible_to(request.auth).prefetch_related("steps", "registries")
+    if filters.state:
+        hosts = hosts.filter(state=filters.state)
+    return hosts
+
+
+@router.post(
+    "/build-hosts",
+    response={202: BuildHostOut, **CHANGE_ERRORS},
+    summary="Ask for a build host",
+)
+def create_build_host(request, payload: BuildHostIn):
+    """202: the worker provisions it; poll GET /build-hosts/{id} for its steps.
+    With an `Idempotency-Key` header, the same key returns the same host (409
+    `idempotency_key_reused` if the request differs). 409 `cap_reached` when
+    the endpoint or you have as many build hosts as allowed."""
+    key = request.headers.get("Idempotency-Key", "")
+    with _service_errors():
+        host, _ = buildhosts.create_build_host(
+            request.auth, payload.dict(), idempotency_key=key, request=request
+        )
+    return Status(202, host)
+
+
+@router.get("/build-hosts/{build_host_id}", response={200: BuildHostOut, **ERRORS})
+def get_build_host(request, build_host_id: str):
+    with _service_errors():
+        return buildhosts.get_visible(request.auth, build_host_id)
+
+
+@router.post(
+    "/build-hosts/{build_host_id}/extend",
+    response={200: BuildHostOut, **CHANGE_ERRORS},
+    summary="Extend a build host's time to live",
+)
+def extend_build_host(request, build_host_id: str, payload: ExtendIn):
+    with _service_errors():
+        host = buildhosts.get_visible(request.auth, build_host_id)
+        return buildhosts.extend(request.auth, host, payload.minutes, request=request)
+
+
+@router.delete(
+    "/build-hosts/{build_host_id}",
+    response={202: BuildHostOut, **CHANGE_ERRORS},
+    summary="Remove a build host",
+)
+def remove_build_host(request, build_host_id: str, volumes: str = ""):
+    """202: the worker removes the container, and the volumes when
+    `volumes=delete` (`keep` leaves them; omitted: the host's policy)."""
+    with _service_errors():
+        host = buildhosts.get_visible(request.auth, build_host_id)
+        host = buildhosts.request_removal(
+            request.auth, host, volumes or None, request=request
+        )
+    return Status(202, host)
+
+
+@router.get(
+    "/build-hosts/{build_host_id}/tls-bundle",
+    response={200: None, 409: ErrorOut, **ERRORS},
+    summary="The owner's TLS bundle (zip: ca.pem, cert.pem, key.pem)",
+)
+def tls_bundle(request, build_host_id: str):
+    with _service_errors():
+        host = buildhosts.get_visible(request.auth, build_host_id)
+        return bundle_response(host)
+
+
+def bundle_response(host):
+    """The zip as a download; shared with the page's download link."""
+    response = HttpResponse(buildhosts.tls_bundle(host), content_type="application/zip")
+    response["Content-Disposition"] = (
+        f'attachment; filename="dchweb-{host.short_id}-tls.zip"'
+    )
+    return response
