@@ -1,84 +1,30 @@
 """Build hosts on the devstack engine, provisioned by dchweb's own code.
 
-The lifecycle goes through the real worker; the failure cases call the same
-provisioning directly, so each fails at a known step without waiting on a
-queue. Every test checks the engine itself for what is left behind.
+Every test goes through the real worker and checks the engine itself for
+what the host has, or left behind.
 """
 
 import io
+import json
 import tarfile
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 import requests
+from django.test import Client
 
-from hosts import buildhosts, installation, provisioning
+from hosts import buildhosts, installation, provisioning, services
 from hosts.models import BuildHost
 from tests.support import world
+from tests.support.hostcheck import (
+    assert_nothing_left,
+    engine_objects,
+    new_host,
+    wait_settled,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-SETTLE_TIMEOUT = 180
-WORKER = "test-direct:1"
-
-
-@pytest.fixture
-def endpoint(devstack, build_host_image):
-    return world.devstack_endpoint(devstack)
-
-
-@pytest.fixture
-def registry(devstack):
-    return world.devstack_registry(devstack)
-
-
-@pytest.fixture
-def developer(django_user_model):
-    return world.developer(django_user_model)
-
-
-@pytest.fixture
-def leftovers(engine):
-    """Removes whatever this test's installation left on the engine, after
-    the test has had its say about it."""
-    yield
-    label = f"io.dchweb.installation={installation.installation_id()}"
-    for container in engine.containers.list(all=True, filters={"label": label}):
-        container.remove(force=True, v=True)
-    for volume in engine.volumes.list(filters={"label": label}):
-        volume.remove(force=True)
-
-
-def engine_objects(engine, host):
-    label = f"io.dchweb.build-host={host.pk}"
-    containers = engine.containers.list(all=True, filters={"label": label})
-    volumes = engine.volumes.list(filters={"label": label})
-    return containers, volumes
-
-
-def wait_settled(host, timeout=SETTLE_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        host.refresh_from_db()
-        if host.state in (
-            BuildHost.State.READY,
-            BuildHost.State.FAILED,
-            BuildHost.State.REMOVED,
-        ):
-            return host
-        time.sleep(0.5)
-    steps = list(host.steps.values_list("name", "status", "error"))
-    pytest.fail(f"build host stayed {host.state} for {timeout} s; steps: {steps}")
-
-
-def new_host(owner, endpoint, **data):
-    host, created = buildhosts.create_build_host(
-        owner, {"endpoint_id": endpoint.pk, **data}, source="api"
-    )
-    assert created
-    return host
 
 
 def read_file(container, path):
@@ -143,12 +89,6 @@ def test_provisioned_host_is_ready_trusted_and_behind_mutual_tls(
         ).raise_for_status()
 
 
-def assert_nothing_left(engine, host):
-    containers, volumes = engine_objects(engine, host)
-    assert [c.name for c in containers] == [], "a container of the host was left"
-    assert [v.name for v in volumes] == [], "a volume of the host was left"
-
-
 def test_an_image_that_does_not_exist_fails_at_pull_image_and_leaves_nothing(
     celery_worker, engine, endpoint, registry, developer, devstack, leftovers
 ):
@@ -199,3 +139,67 @@ def test_remove_leaves_nothing_or_exactly_the_two_labelled_volumes(
     assert len(kept) == left
     assert {v.name for v in kept} == (set(host.volume_names) if left else set())
     assert all(v.attrs["Labels"]["io.dchweb.managed"] == "true" for v in kept)
+
+
+def api(client, token):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+    def call(method, path, body=None, **extra):
+        kwargs = {**headers, **extra}
+        if body is not None:
+            kwargs.update(data=json.dumps(body), content_type="application/json")
+        return getattr(client, method)(f"/api/v1{path}", **kwargs)
+
+    return call
+
+
+def token_for(user):
+    return services.create_api_token(user, "test", actor=user, source="cli")[1]
+
+
+def test_through_the_api_with_an_idempotency_key_and_only_for_its_owner(
+    celery_worker, engine, endpoint, registry, developer, django_user_model, leftovers
+):
+    owner = api(Client(), token_for(developer))
+    stranger = api(Client(), token_for(world.developer(django_user_model, "eve")))
+    body = {"endpoint_id": endpoint.pk, "registry_ids": [registry.pk], "name": "ci-1"}
+
+    first = owner("post", "/build-hosts", body, HTTP_IDEMPOTENCY_KEY="job-42")
+    again = owner("post", "/build-hosts", body, HTTP_IDEMPOTENCY_KEY="job-42")
+    other = owner(
+        "post", "/build-hosts", {**body, "name": "ci-2"}, HTTP_IDEMPOTENCY_KEY="job-42"
+    )
+
+    assert first.status_code == 202, first.content
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+    assert other.status_code == 409
+    assert other.json()["error"] == "idempotency_key_reused"
+    assert BuildHost.objects.count() == 1
+    host = wait_settled(BuildHost.objects.get(pk=first.json()["id"]))
+    assert host.state == BuildHost.State.READY, host.error
+    shown = owner("get", f"/build-hosts/{host.pk}").json()
+    assert shown["state"] == "ready"
+    assert shown["docker_host"] == f"tcp://127.0.0.1:{host.port}"
+    assert [step["name"] for step in shown["steps"]] == list(provisioning.STEPS)
+    assert shown["volumes"] == host.volume_names
+
+    # Another developer: not in the list, and "not found" for everything else.
+    assert stranger("get", "/build-hosts").json() == []
+    assert stranger("get", f"/build-hosts/{host.pk}").status_code == 404
+    assert stranger("get", f"/build-hosts/{host.pk}/tls-bundle").status_code == 404
+    assert stranger("delete", f"/build-hosts/{host.pk}").status_code == 404
+    assert (
+        stranger("post", f"/build-hosts/{host.pk}/extend", {"minutes": 5}).status_code
+        == 404
+    )
+    host.refresh_from_db()
+    assert host.state == BuildHost.State.READY
+    assert len(engine_objects(engine, host)[0]) == 1
+
+    bundle = owner("get", f"/build-hosts/{host.pk}/tls-bundle")
+    assert bundle.status_code == 200
+    assert bundle["Content-Type"] == "application/zip"
+    removed = owner("delete", f"/build-hosts/{host.pk}?volumes=delete")
+    assert removed.status_code == 202 and removed.json()["state"] == "removing"
+    assert wait_settled(host).state == BuildHost.State.REMOVED
+    assert_nothing_left(engine, host)

@@ -1,0 +1,47 @@
+"""Checks on build hosts: their state in the database and their objects on
+the engine, which must agree."""
+
+import time
+
+import pytest
+
+from hosts import buildhosts
+from hosts.models import BuildHost
+
+SETTLE_TIMEOUT = 180
+
+
+def engine_objects(engine, host):
+    label = f"io.dchweb.build-host={host.pk}"
+    containers = engine.containers.list(all=True, filters={"label": label})
+    volumes = engine.volumes.list(filters={"label": label})
+    return containers, volumes
+
+
+def wait_settled(host, timeout=SETTLE_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        host.refresh_from_db()
+        if host.state in (
+            BuildHost.State.READY,
+            BuildHost.State.FAILED,
+            BuildHost.State.REMOVED,
+        ):
+            return host
+        time.sleep(0.5)
+    steps = list(host.steps.values_list("name", "status", "error"))
+    pytest.fail(f"build host stayed {host.state} for {timeout} s; steps: {steps}")
+
+
+def new_host(owner, endpoint, **data):
+    host, created = buildhosts.create_build_host(
+        owner, {"endpoint_id": endpoint.pk, **data}, source="api"
+    )
+    assert created
+    return host
+
+
+def assert_nothing_left(engine, host):
+    containers, volumes = engine_objects(engine, host)
+    assert [c.name for c in containers] == [], "a container of the host was left"
+    assert [v.name for v in volumes] == [], "a volume of the host was left"
