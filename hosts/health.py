@@ -73,6 +73,14 @@ def metrics_text() -> str:
         "dchweb_registries", "Registered registries.", [({}, Registry.objects.count())]
     )
     gauge(
+        "dchweb_build_hosts",
+        "Build hosts by state.",
+        [
+            ({"state": state}, n)
+            for state, n in services.build_host_state_counts().items()
+        ],
+    )
+    gauge(
         "dchweb_api_tokens_active",
         "API tokens not revoked.",
         [({}, ApiToken.objects.filter(revoked_at__isnull=True).count())],

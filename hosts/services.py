@@ -13,7 +13,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from hosts import audit, tokens
-from hosts.models import ApiToken, AuditEvent, Endpoint, Registry
+from hosts.models import ApiToken, AuditEvent, BuildHost, Endpoint, Registry
 from hosts.permissions import ADMINS_GROUP, DEVELOPERS_GROUP
 
 # --- API tokens ---------------------------------------------------------------
@@ -68,6 +68,14 @@ def endpoint_health_counts() -> dict[str, int]:
     counts = dict.fromkeys(Endpoint.Health.values, 0)
     rows = Endpoint.objects.values("health").annotate(total=Count("id"))
     counts.update({row["health"]: row["total"] for row in rows})
+    return counts
+
+
+def build_host_state_counts() -> dict[str, int]:
+    """Build hosts per state, every state present (zero when none)."""
+    counts = dict.fromkeys(BuildHost.State.values, 0)
+    rows = BuildHost.objects.values("state").annotate(total=Count("id"))
+    counts.update({row["state"]: row["total"] for row in rows})
     return counts
 
 

@@ -240,3 +240,18 @@ def test_the_tls_port_stays_on_loopback_only_for_a_loopback_publish_host(
 )
 def test_pull_failures_are_worded_for_developers(text, reason):
     assert engine._pull_failure(text).reason == reason
+
+
+def test_metrics_count_build_hosts_by_state(
+    post, developer_token, endpoint, enqueued, engine_holds
+):
+    post(developer_token, {"endpoint_id": endpoint.pk})
+
+    text = (
+        Client()
+        .get("/metrics", HTTP_AUTHORIZATION=f"Bearer {developer_token}")
+        .content.decode()
+    )
+
+    assert 'dchweb_build_hosts{state="requested"} 1' in text
+    assert 'dchweb_build_hosts{state="ready"} 0' in text
