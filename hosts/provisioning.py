@@ -221,6 +221,8 @@ def _rollback(run) -> str:
     """Remove what this host made: the container always, the volumes unless
     the policy keeps them. Returns what could not be undone ("" if all)."""
     host = run.host
+    if not host.steps.exclude(name="pull_image").exists():
+        return ""  # nothing was made on the engine yet
     step = BuildHostStep.objects.create(build_host=host, name="rollback")
     try:
         engine.remove_container(run.connection, host.container_name)

@@ -203,3 +203,20 @@ def test_through_the_api_with_an_idempotency_key_and_only_for_its_owner(
     assert removed.status_code == 202 and removed.json()["state"] == "removing"
     assert wait_settled(host).state == BuildHost.State.REMOVED
     assert_nothing_left(engine, host)
+
+
+def test_an_endpoint_that_does_not_answer_fails_at_the_first_step_and_says_so(
+    celery_worker, devstack, developer, leftovers
+):
+    gone = world.devstack_endpoint(
+        devstack, name="gone", docker_url="unix:///nonexistent/dchweb/docker.sock"
+    )
+
+    host = wait_settled(new_host(developer, gone))
+
+    assert host.state == BuildHost.State.FAILED
+    assert host.step == "pull_image"
+    assert host.error_reason == "connection_refused"
+    assert host.error.startswith("connection refused")
+    # Nothing was made on the engine, so there is nothing to roll back.
+    assert [step.name for step in host.steps.all()] == ["pull_image"]
