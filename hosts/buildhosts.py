@@ -333,8 +333,7 @@ def extend(actor, host: BuildHost, minutes, *, source=None, request=None):
         raise BuildHostConflict(f"a {host.state} build host cannot be extended")
     start = max(host.expires_at, timezone.now())
     host.expires_at = start + timedelta(minutes=minutes)
-    host.expiry_warned_at = None
-    host.save(update_fields=["expires_at", "expiry_warned_at", "updated_at"])
+    host.save(update_fields=["expires_at", "updated_at"])
     audit.record(
         actor,
         "build_host.extended",

@@ -421,7 +421,6 @@ class BuildHost(models.Model):
     missed_listings = models.PositiveIntegerField(default=0)
     adopted = models.BooleanField(default=False)
     remove_volumes = models.BooleanField(null=True, blank=True)
-    expiry_warned_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     ready_at = models.DateTimeField(null=True, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True)

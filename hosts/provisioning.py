@@ -9,7 +9,7 @@ One worker works on a host at a time, under a lease in the host's row.
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from ipaddress import ip_address
 
@@ -61,7 +61,6 @@ class _Run:
     host: BuildHost
     worker: str
     connection: engine.Connection
-    notes: dict = field(default_factory=dict)
 
 
 # --- Leases -------------------------------------------------------------------------
@@ -124,9 +123,9 @@ def provision(build_host_id, worker: str) -> str:
         return SKIPPED
     if not take_lease(host.pk, worker):
         return LEASE_BUSY
+    run = _Run(host, worker, connection_for(host.endpoint))
     try:
         _set(host, state=BuildHost.State.PROVISIONING, error="", error_reason="")
-        run = _Run(host, worker, connection_for(host.endpoint))
         for name in STEPS:
             if _removal_requested(host):
                 return SKIPPED
@@ -321,14 +320,14 @@ def publish_address(publish_host: str) -> str:
 
 def _inject_certs(run):
     host = run.host
-    _ensure_certificates(host)
+    server_cert, server_key = _server_certificate(host)
     files = {
         "/certs/ca.crt": host.ca_pem.encode(),
         # dch-photon replaces all six files if one is missing; this one must
         # not be a real key, so the host can never issue certificates itself.
         "/certs/ca-key.pem": b"not a key: dchweb keeps this build host's CA key\n",
-        "/certs/docker.crt": run.notes["server_cert"].encode(),
-        "/certs/docker.key": run.notes["server_key"].encode(),
+        "/certs/docker.crt": server_cert.encode(),
+        "/certs/docker.key": server_key.encode(),
         "/certs/docker-client.crt": host.client_cert_pem.encode(),
         "/certs/docker-client.key": host.get_secret("client_key").encode(),
     }
@@ -378,11 +377,6 @@ def _server_certificate(host):
         ip_addresses=ips,
         ca=ca,
     )
-
-
-def _inject(run):
-    run.notes["server_cert"], run.notes["server_key"] = _server_certificate(run.host)
-    return _inject_certs(run)
 
 
 def _start(run):
@@ -457,7 +451,7 @@ _STEP_FUNCTIONS = {
     "pull_image": _pull_image,
     "create_volumes": _create_volumes,
     "create_container": _create_container,
-    "inject_certs": _inject,
+    "inject_certs": _inject_certs,
     "start": _start,
     "wait_ready": _wait_ready,
     "verify_registry": _verify_registry,

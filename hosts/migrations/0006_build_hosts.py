@@ -110,7 +110,6 @@ class Migration(migrations.Migration):
                 ("missed_listings", models.PositiveIntegerField(default=0)),
                 ("adopted", models.BooleanField(default=False)),
                 ("remove_volumes", models.BooleanField(blank=True, null=True)),
-                ("expiry_warned_at", models.DateTimeField(blank=True, null=True)),
                 ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
                 ("ready_at", models.DateTimeField(blank=True, null=True)),
                 ("removed_at", models.DateTimeField(blank=True, null=True)),
