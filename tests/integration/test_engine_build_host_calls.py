@@ -1,0 +1,79 @@
+"""The engine adapter's build-host calls are safe to repeat against a real
+engine: a create that meets its own earlier work (409) goes on, a remove that
+meets 404 is done, and someone else's object with our name is a conflict."""
+
+import contextlib
+import dataclasses
+import uuid
+
+import docker.errors
+import pytest
+
+from hosts import engine as adapter
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def connection(devstack):
+    return adapter.Connection(docker_url=devstack["docker_url"])
+
+
+@pytest.fixture
+def spec(build_host_image, devstack, engine):
+    name = f"dchweb-test-{uuid.uuid4().hex[:8]}"
+    labels = {"io.dchweb.test": "adapter", "io.dchweb.build-host": name}
+    yield adapter.BuildHostSpec(
+        name=name,
+        image=build_host_image,
+        command=["-tlsverify"],
+        labels=labels,
+        binds={f"{name}-data": "/var/lib/docker", f"{name}-certs": "/certs"},
+        host_ip="127.0.0.1",
+        network=devstack["network"],
+    )
+    with contextlib.suppress(docker.errors.NotFound):
+        engine.containers.get(name).remove(force=True, v=True)
+    for volume in spec_volumes(engine, name):
+        volume.remove(force=True)
+
+
+def spec_volumes(engine, name):
+    return engine.volumes.list(filters={"label": f"io.dchweb.build-host={name}"})
+
+
+def test_creating_twice_finds_the_first(connection, spec, engine):
+    for volume in spec.binds:
+        assert adapter.create_volume(connection, volume, spec.labels) == volume
+        assert adapter.create_volume(connection, volume, spec.labels) == volume
+
+    first = adapter.create_container(connection, spec)
+    second = adapter.create_container(connection, spec)
+
+    assert first == second
+    assert len(engine.containers.list(all=True, filters={"name": spec.name})) == 1
+    assert len(spec_volumes(engine, spec.name)) == 2
+
+
+def test_a_name_taken_by_someone_else_is_a_conflict(connection, spec):
+    adapter.create_container(connection, spec)
+    impostor = dataclasses.replace(
+        spec, labels={**spec.labels, "io.dchweb.build-host": "another"}
+    )
+
+    with pytest.raises(adapter.EngineConflict, match="not this build host's"):
+        adapter.create_container(connection, impostor)
+
+
+def test_removing_twice_is_done_and_a_volume_in_use_is_a_conflict(connection, spec):
+    for volume in spec.binds:
+        adapter.create_volume(connection, volume, spec.labels)
+    adapter.create_container(connection, spec)
+    data_volume = next(iter(spec.binds))
+
+    with pytest.raises(adapter.EngineConflict, match="in use"):
+        adapter.remove_volume(connection, data_volume)
+    assert adapter.remove_container(connection, spec.name) is True
+    assert adapter.remove_container(connection, spec.name) is False
+    assert adapter.remove_volume(connection, data_volume) is True
+    assert adapter.remove_volume(connection, data_volume) is False
