@@ -1,13 +1,11 @@
 """API v1 build hosts (design.md §4.2): HTTP in and out; the work is in
 hosts/buildhosts.py and the Celery tasks it enqueues."""
 
-import contextlib
-
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from hosts import buildhosts
-from hosts.api.errors import ApiError, not_found
+from hosts.api.errors import answering
 from hosts.api.schemas import BuildHostIn, BuildHostOut, ErrorOut, ExtendIn
 from hosts.models import BuildHost
 
@@ -17,17 +15,13 @@ ERRORS = {401: ErrorOut, 404: ErrorOut}
 CHANGE_ERRORS = {400: ErrorOut, 409: ErrorOut, **ERRORS}
 
 
-@contextlib.contextmanager
 def _service_errors():
     """The build-host service's exceptions as the API's error answers."""
-    try:
-        yield
-    except buildhosts.BuildHostInvalid as error:
-        raise ApiError(400, error.message, code="invalid_build_host") from None
-    except buildhosts.BuildHostNotFound as error:
-        raise not_found(str(error)) from None
-    except buildhosts.BuildHostConflict as error:
-        raise ApiError(409, error.message, code=error.code) from None
+    return answering(
+        (buildhosts.BuildHostInvalid, 400, "invalid_build_host"),
+        (buildhosts.BuildHostNotFound, 404, None),
+        (buildhosts.BuildHostConflict, 409, None),
+    )
 
 
 class BuildHostFilters(Schema):

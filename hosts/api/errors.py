@@ -4,6 +4,7 @@ Bad input is a 400 with a readable detail, never a 500; an unexpected crash is
 logged with its traceback and answered with a bare `internal` error.
 """
 
+import contextlib
 import logging
 
 from django.core.exceptions import PermissionDenied
@@ -46,6 +47,22 @@ def forbidden(detail: str = "you may not do this") -> ApiError:
 
 def not_found(detail: str = "not found") -> ApiError:
     return ApiError(404, detail)
+
+
+@contextlib.contextmanager
+def answering(*rules):
+    """Turn a service's exceptions into API answers. Each rule is
+    (exception class, status, code or None: the exception's own `code`, else
+    the status's); the detail is the exception's `message`, else its text."""
+    try:
+        yield
+    except Exception as error:
+        for kind, status, code in rules:
+            if isinstance(error, kind):
+                detail = getattr(error, "message", None) or str(error)
+                code = code or getattr(error, "code", None)
+                raise ApiError(status, detail, code=code) from None
+        raise
 
 
 def describe_validation_errors(errors: list[dict]) -> str:

@@ -5,7 +5,7 @@ from ninja import Field, Query, Router, Schema, Status
 from hosts import certificates, pki, services
 from hosts import endpoints as endpoint_service
 from hosts import registries as registry_service
-from hosts.api.errors import ApiError, forbidden, not_found
+from hosts.api.errors import ApiError, answering, forbidden, not_found
 from hosts.api.schemas import (
     AuditEventPage,
     CertificateAuthorityOut,
@@ -56,16 +56,10 @@ def create_endpoint(request, payload: EndpointIn):
     an unknown certificate id. The endpoint is probed once it is saved."""
     if not is_admin(request.auth):
         raise forbidden("only admins may register endpoints")
-    try:
+    with _endpoint_errors():
         endpoint = endpoint_service.create_endpoint(
             request.auth, payload.dict(), request=request
         )
-    except endpoint_service.EndpointInvalid as error:
-        raise ApiError(400, error.message, code="invalid_endpoint") from None
-    except endpoint_service.CertificateNotFound as error:
-        raise not_found(str(error)) from None
-    except endpoint_service.EndpointNameTaken as error:
-        raise ApiError(409, str(error)) from None
     return Status(201, endpoint)
 
 
@@ -86,16 +80,18 @@ def update_endpoint(request, endpoint_id: int, payload: EndpointIn):
     if not is_admin(request.auth):
         raise forbidden("only admins may change endpoints")
     endpoint = _endpoint_or_404(endpoint_id)
-    try:
+    with _endpoint_errors():
         return endpoint_service.update_endpoint(
             request.auth, endpoint, payload.dict(), request=request
         )
-    except endpoint_service.EndpointInvalid as error:
-        raise ApiError(400, error.message, code="invalid_endpoint") from None
-    except endpoint_service.CertificateNotFound as error:
-        raise not_found(str(error)) from None
-    except endpoint_service.EndpointNameTaken as error:
-        raise ApiError(409, str(error)) from None
+
+
+def _endpoint_errors():
+    return answering(
+        (endpoint_service.EndpointInvalid, 400, "invalid_endpoint"),
+        (endpoint_service.CertificateNotFound, 404, None),
+        (endpoint_service.EndpointNameTaken, 409, None),
+    )
 
 
 @router.post(
@@ -164,14 +160,13 @@ def create_registry(request, payload: RegistryIn):
     """Admins only. The password is stored encrypted and never returned."""
     if not is_admin(request.auth):
         raise forbidden("only admins may add registries")
-    try:
+    with answering(
+        (registry_service.RegistryInvalid, 400, "invalid_registry"),
+        (registry_service.RegistryExists, 409, None),
+    ):
         registry = registry_service.create_registry(
             request.auth, **payload.dict(), request=request
         )
-    except registry_service.RegistryInvalid as error:
-        raise ApiError(400, error.message, code="invalid_registry") from None
-    except registry_service.RegistryExists as error:
-        raise ApiError(409, str(error)) from None
     return Status(201, registry)
 
 
@@ -226,7 +221,10 @@ def create_certificate(request, payload: CertificateIn):
     or key; nothing is saved then."""
     if not is_admin(request.auth):
         raise forbidden("only admins may add certificates")
-    try:
+    with answering(
+        (certificates.CertificateInvalid, 400, "invalid_certificate"),
+        (certificates.CertificateNameTaken, 409, None),
+    ):
         certificate = certificates.create_certificate(
             request.auth,
             payload.name,
@@ -234,10 +232,6 @@ def create_certificate(request, payload: CertificateIn):
             payload.private_key_pem,
             request=request,
         )
-    except certificates.CertificateInvalid as error:
-        raise ApiError(400, error.message, code="invalid_certificate") from None
-    except certificates.CertificateNameTaken as error:
-        raise ApiError(409, str(error)) from None
     return Status(201, certificate)
 
 
