@@ -227,6 +227,16 @@ DCHWEB_READY_TIMEOUT_SECONDS = env_int("DCHWEB_READY_TIMEOUT", 120)
 DCHWEB_RECONCILE_GRACE_SECONDS = env_int("DCHWEB_RECONCILE_GRACE", 120)
 DCHWEB_RECONCILE_INTERVAL_SECONDS = env_int("DCHWEB_RECONCILE_INTERVAL", 60)
 
+# --- Builds ------------------------------------------------------------------------
+
+# Build contexts and logs live here as files (streamed, never loaded whole).
+# Web and workers must share it: on several machines, a shared mount.
+DCHWEB_DATA_DIR = Path(env_str("DCHWEB_DATA_DIR", str(VAR_DIR / "data")))
+DCHWEB_MAX_CONTEXT_BYTES = env_int("DCHWEB_MAX_CONTEXT_BYTES", 512 * 1024 * 1024)
+DCHWEB_MAX_CONTEXT_UNPACKED_BYTES = env_int(
+    "DCHWEB_MAX_CONTEXT_UNPACKED_BYTES", 4 * 1024 * 1024 * 1024
+)
+
 # --- Celery: where it runs (its task policy is in dchweb/celery.py) ----------
 
 REDIS_URL = env_str("DCHWEB_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -80,11 +80,18 @@ def get_visible(user, build_host_id) -> BuildHost:
 
 
 def create_build_host(
-    actor, data: dict, *, idempotency_key: str = "", source=None, request=None
+    actor,
+    data: dict,
+    *,
+    idempotency_key: str = "",
+    provision=True,
+    source=None,
+    request=None,
 ) -> tuple[BuildHost, bool]:
     """Check the request, reserve a place under the caps, save the host and
-    enqueue its provisioning. Returns (host, created); with an Idempotency-Key
-    seen before, the host made for it and False."""
+    enqueue its provisioning (unless `provision` is False: an ephemeral
+    build's task provisions its host itself). Returns (host, created); with
+    an Idempotency-Key seen before, the host made for it and False."""
     key = (idempotency_key or "").strip()[:200]
     fingerprint = _fingerprint(data)
     if key:
@@ -105,9 +112,10 @@ def create_build_host(
                 source=source,
                 request=request,
             )
-            transaction.on_commit(
-                lambda: tasks.provision_build_host.delay(str(host.pk))
-            )
+            if provision:
+                transaction.on_commit(
+                    lambda: tasks.provision_build_host.delay(str(host.pk))
+                )
     except IntegrityError:
         # Two requests with one key at once: the loser returns the winner's.
         earlier = _earlier_request(actor, key, fingerprint) if key else None
@@ -133,7 +141,7 @@ def _earlier_request(actor, key, fingerprint):
 
 
 def _clean(actor, data: dict) -> dict:
-    endpoint = _endpoint(data.get("endpoint_id"))
+    endpoint = endpoint_for_request(data.get("endpoint_id"))
     ttl = _int(data, "ttl_minutes", DEFAULT_TTL_MINUTES, 5, MAX_TTL_MINUTES)
     policy, keep_days = parse_volume_policy(data.get("volume_policy") or "delete")
     return {
@@ -148,7 +156,8 @@ def _clean(actor, data: dict) -> dict:
     }
 
 
-def _endpoint(endpoint_id) -> Endpoint:
+def endpoint_for_request(endpoint_id) -> Endpoint:
+    """The endpoint a request names, if it exists and is not disabled."""
     if endpoint_id in (None, ""):
         raise BuildHostInvalid("choose an endpoint", "endpoint_id")
     try:

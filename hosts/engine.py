@@ -698,3 +698,126 @@ def _parse_time(value):
         return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+# --- Builds and pushes on a build host ----------------------------------------------
+
+BUILD_TIMEOUT_SECONDS = 3600
+# Push progress ("Pushing [==>  ]") is noise in a log; these statuses are not.
+_QUIET_STATUSES = ("Pushing", "Preparing", "Waiting", "Downloading", "Extracting")
+
+
+class StreamFailed(EngineError):
+    """The engine reported an error inside a 200 stream (docker-py does not
+    raise for those); `message` is the engine's own words."""
+
+    reason = "build_failed"
+
+
+class StreamStopped(EngineError):
+    reason = "cancelled"
+
+
+def build_image(connection, context_path, *, dockerfile, tag, build_args, output, stop):
+    """`docker build` on the engine from a context archive on disk; every
+    chunk goes to `output(text)`; `stop()` is asked between chunks. Returns
+    the image id. An error chunk raises StreamFailed with its message."""
+    slow = dataclasses.replace(connection, timeout=BUILD_TIMEOUT_SECONDS)
+    image_id = ""
+    with open(context_path, "rb") as context, open_client(slow) as client:
+        chunks = client.api.build(
+            fileobj=context,
+            custom_context=True,
+            dockerfile=dockerfile,
+            tag=tag or None,
+            buildargs=build_args or None,
+            decode=True,
+            rm=True,
+            forcerm=True,
+        )
+        for chunk in _chunks(chunks, stop):
+            image_id = (chunk.get("aux") or {}).get("ID", image_id)
+            text = chunk.get("stream") or _status_line(chunk)
+            if text:
+                output(text)
+    if not image_id:
+        raise StreamFailed("the build ended without an image id")
+    return image_id
+
+
+def push_image(connection, ref, auth, *, output, stop):
+    """`docker push` from the engine with the registry's login. Returns the
+    digest the engine reports; an error chunk raises StreamFailed."""
+    repository, tag = docker.utils.parse_repository_tag(ref)
+    slow = dataclasses.replace(connection, timeout=BUILD_TIMEOUT_SECONDS)
+    digest = ""
+    with open_client(slow) as client:
+        chunks = client.api.push(
+            repository, tag=tag, stream=True, decode=True, auth_config=auth
+        )
+        for chunk in _chunks(chunks, stop):
+            digest = (chunk.get("aux") or {}).get("Digest", digest)
+            text = _status_line(chunk)
+            if text:
+                output(text)
+    if not digest:
+        raise StreamFailed(f"the push of {ref} ended without a digest")
+    return digest
+
+
+def tag_image(connection, image_id, ref):
+    repository, tag = docker.utils.parse_repository_tag(ref)
+    with open_client(connection) as client:
+        _call(client.api.tag, image_id, repository, tag=tag, force=True)
+
+
+def _chunks(chunks, stop):
+    """The stream's chunks; errors inside it and stops raise."""
+    try:
+        for chunk in chunks:
+            if "error" in chunk or "errorDetail" in chunk:
+                raise _stream_failure(_stream_error(chunk).strip())
+            yield chunk
+            if stop():
+                raise StreamStopped("cancelled")
+    except docker.errors.APIError as error:
+        raise _stream_api_failure(error) from error
+    except (docker.errors.DockerException, requests.RequestException, OSError) as e:
+        raise classify(e) from e
+
+
+def _stream_failure(text):
+    """The engine's own words, with a reason when a registry is to blame."""
+    reason, _ = _registry_failure(text, "")
+    return StreamFailed(
+        text or "the engine failed", reason=None if reason == "failed" else reason
+    )
+
+
+def _stream_api_failure(error):
+    text = failures.full_text(error)
+    reason, message = _registry_failure(text, "the engine refused")
+    return StreamFailed(message, reason=reason)
+
+
+def _status_line(chunk):
+    status = chunk.get("status")
+    if not status or status in _QUIET_STATUSES or chunk.get("progressDetail"):
+        return ""
+    prefix = f"{chunk['id']}: " if chunk.get("id") else ""
+    return f"{prefix}{status}\n"
+
+
+def stop_build_containers(connection, since):
+    """Kill the containers a build runs its steps in (those started since
+    `since`, epoch seconds): the build then fails at that step, and the
+    engine stays usable. Returns how many were killed."""
+    with open_client(connection) as client:
+        running = _call(client.api.containers, filters={"status": "running"})
+        killed = 0
+        for container in running:
+            if container.get("Created", 0) >= since:
+                with contextlib.suppress(docker.errors.APIError):
+                    client.api.kill(container["Id"])
+                    killed += 1
+    return killed

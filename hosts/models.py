@@ -514,3 +514,92 @@ class BuildHostStep(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class Build(models.Model):
+    """A `docker build` (and push) on a build host: the user's, or an
+    ephemeral one the build provisions and removes (design.md §2)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROVISIONING = "provisioning", "Provisioning a build host"
+        BUILDING = "building", "Building"
+        PUSHING = "pushing", "Pushing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="builds"
+    )
+    build_host = models.ForeignKey(
+        BuildHost,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="builds",
+    )
+    # An ephemeral build provisions its host on this endpoint, then removes it.
+    endpoint = models.ForeignKey(
+        Endpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ephemeral = models.BooleanField(default=False)
+    volume_policy = models.CharField(max_length=20, default="delete")
+    registry = models.ForeignKey(
+        Registry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The context archive, checked on upload (hosts/contexts.py), kept in
+    # DCHWEB_DATA_DIR until the build ends.
+    context_name = models.CharField(max_length=200, blank=True)
+    context_bytes = models.PositiveBigIntegerField(default=0)
+    dockerfile = models.CharField(max_length=255, default="Dockerfile")
+    build_args = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list)
+    push = models.BooleanField(default=True)
+    state = models.CharField(
+        max_length=20, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    step = models.CharField(max_length=30, blank=True)
+    error = models.TextField(blank=True)
+    error_reason = models.CharField(max_length=50, blank=True)
+    image_id = models.CharField(max_length=100, blank=True)
+    digest = models.CharField(max_length=100, blank=True)
+    log_bytes = models.PositiveBigIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = (
+            models.Index(fields=["owner", "-created_at"], name="build_owner_idx"),
+        )
+
+    def __str__(self):
+        return f"build {self.short_id} ({self.image_ref or 'no tag'})"
+
+    @property
+    def short_id(self) -> str:
+        return self.id.hex[:12]
+
+    @property
+    def image_ref(self) -> str:
+        return self.tags[0] if self.tags else ""
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in self.FINAL_STATES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()

@@ -7,7 +7,6 @@ One worker works on a host at a time, under a lease in the host's row.
 """
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,10 +14,9 @@ from ipaddress import ip_address
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from hosts import audit, engine, installation, pki
+from hosts import audit, engine, installation, leases, pki
 from hosts.models import AuditEvent, BuildHost, BuildHostStep, Registry
 from hosts.probes import connection_for
 
@@ -66,41 +64,20 @@ class _Run:
 # --- Leases -------------------------------------------------------------------------
 
 
-def worker_identity(node_name: str) -> str:
-    """Lease owner: the Celery node plus the process (a node has several)."""
-    return f"{node_name}:{os.getpid()}"
-
-
 def take_lease(build_host_id, worker: str) -> bool:
-    now = timezone.now()
-    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=worker)
-    taken = BuildHost.objects.filter(free, pk=build_host_id).update(
-        lease_owner=worker, lease_until=now + LEASE
-    )
-    return taken == 1
+    return leases.take(BuildHost, build_host_id, worker, LEASE)
 
 
 def release_lease(build_host_id, worker: str) -> None:
-    BuildHost.objects.filter(pk=build_host_id, lease_owner=worker).update(
-        lease_owner="", lease_until=None
-    )
-
-
-def release_leases_of_node(node_name: str) -> int:
-    """A restarted worker frees what its previous life held: that process is
-    dead, so its work can resume now rather than when the lease expires."""
-    return BuildHost.objects.filter(lease_owner__startswith=f"{node_name}:").update(
-        lease_owner="", lease_until=None
-    )
+    leases.release(BuildHost, build_host_id, worker)
 
 
 def interrupted(now=None, grace=timedelta(0)):
     """Hosts whose provisioning or removal nobody is working on (untouched for
     `grace`: a task may simply still wait in the queue)."""
     now = now or timezone.now()
-    unowned = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     return BuildHost.objects.filter(
-        unowned,
+        leases.unowned(now),
         updated_at__lte=now - grace,
         state__in=(
             BuildHost.State.REQUESTED,

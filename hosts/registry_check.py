@@ -164,3 +164,80 @@ def classify(error):
     if reason in _MESSAGES:
         return result(reason)
     return result("failed", detail=failures.first_line(text))
+
+
+# --- Is a pushed image really there? ------------------------------------------------
+
+MANIFEST_TYPES = ", ".join(
+    (
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    )
+)
+
+
+class ManifestUnavailable(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def manifest_digest(
+    address,
+    repository,
+    reference,
+    ca_pem="",
+    username="",
+    password="",
+    timeout=DEFAULT_TIMEOUT_SECONDS,
+):
+    """The digest the registry serves for `repository:reference` (HEAD on
+    the manifest, logged in as a client would); ManifestUnavailable if not."""
+    url = f"https://{address}/v2/{repository}/manifests/{reference}"
+    with tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="dchweb-reg-") as ca:
+        verify = True
+        if ca_pem:
+            ca.write(ca_pem)
+            ca.flush()
+            verify = ca.name
+        with requests.Session() as session:
+            session.trust_env = False
+            session.verify = verify
+            session.headers["Accept"] = MANIFEST_TYPES
+            try:
+                response = _head_logged_in(
+                    session, url, repository, username, password, timeout
+                )
+            except requests.RequestException as error:
+                raise ManifestUnavailable(classify(error).message) from None
+    digest = response.headers.get("Docker-Content-Digest", "")
+    if response.status_code != 200 or not digest:
+        raise ManifestUnavailable(
+            f"the registry does not serve {repository}:{reference} "
+            f"(HTTP {response.status_code})"
+        )
+    return digest
+
+
+def _head_logged_in(session, url, repository, username, password, timeout):
+    response = session.head(url, timeout=timeout)
+    if response.status_code != 401 or not username:
+        return response
+    scheme, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+    if scheme == "basic":
+        return session.head(url, timeout=timeout, auth=(username, password))
+    if scheme == "bearer" and params.get("realm"):
+        query = {"scope": f"repository:{repository}:pull"}
+        if params.get("service"):
+            query["service"] = params["service"]
+        token = session.get(
+            params["realm"], params=query, auth=(username, password), timeout=timeout
+        )
+        body = _json(token) or {}
+        value = body.get("token") or body.get("access_token")
+        if token.status_code == 200 and value:
+            headers = {"Authorization": f"Bearer {value}"}
+            return session.head(url, timeout=timeout, headers=headers)
+    return response

@@ -52,21 +52,28 @@ def check_registry_trust() -> int:
 
 @shared_task(bind=True)
 def provision_build_host(self, build_host_id: str) -> str:
-    from hosts import provisioning
+    from hosts import leases, provisioning
 
-    worker = provisioning.worker_identity(self.request.hostname)
+    worker = leases.worker_identity(self.request.hostname)
     return provisioning.provision(build_host_id, worker)
 
 
 @shared_task(bind=True, max_retries=LEASE_RETRIES)
 def remove_build_host(self, build_host_id: str) -> str:
-    from hosts import provisioning
+    from hosts import leases, provisioning
 
-    worker = provisioning.worker_identity(self.request.hostname)
+    worker = leases.worker_identity(self.request.hostname)
     outcome = provisioning.remove(build_host_id, worker)
     if outcome == provisioning.LEASE_BUSY:
         raise self.retry(countdown=LEASE_RETRY_SECONDS)
     return outcome
+
+
+@shared_task(bind=True)
+def run_build(self, build_id: str) -> str:
+    from hosts import building, leases
+
+    return building.run(build_id, leases.worker_identity(self.request.hostname))
 
 
 @shared_task
@@ -88,11 +95,15 @@ def reconcile_endpoint(endpoint_id: int) -> dict:
 
 
 def resume_interrupted(grace=timedelta(0)) -> int:
-    """Enqueue the provision or removal of every host nobody works on."""
-    from hosts import provisioning
+    """Enqueue the provision or removal of every host nobody works on, and
+    every unfinished build nobody runs."""
+    from hosts import building, provisioning
     from hosts.models import BuildHost
 
     count = 0
+    for build_id in building.interrupted(grace=grace).values_list("pk", flat=True):
+        run_build.delay(str(build_id))
+        count += 1
     waiting = provisioning.interrupted(grace=grace)
     for host_id, state in waiting.values_list("pk", "state"):
         task = (
@@ -109,11 +120,14 @@ def resume_interrupted(grace=timedelta(0)) -> int:
 def _resume_after_restart(sender=None, **_):
     """A worker restarted after it was killed: what its previous life was
     provisioning or removing is taken up at once, not when leases expire."""
-    from hosts import provisioning
+    from hosts import leases
+    from hosts.models import Build, BuildHost
 
     node = getattr(sender, "hostname", "") or ""
     try:
-        released = provisioning.release_leases_of_node(node) if node else 0
+        released = sum(
+            leases.release_node(model, node) for model in (BuildHost, Build) if node
+        )
         resumed = resume_interrupted()
     except Exception:
         # A worker must start even when the database is briefly away; the

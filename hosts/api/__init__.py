@@ -5,6 +5,7 @@ from ninja import NinjaAPI
 from hosts.api import errors
 from hosts.api.auth import BearerToken
 from hosts.api.build_hosts import router as build_hosts_router
+from hosts.api.builds import router as builds_router
 from hosts.api.routes import router
 
 api = NinjaAPI(
@@ -19,3 +20,4 @@ api = NinjaAPI(
 errors.install(api)
 api.add_router("/", router)
 api.add_router("/", build_hosts_router)
+api.add_router("/", builds_router)

@@ -1,0 +1,105 @@
+"""API v1 builds (design.md §4.2): multipart in, JSON and log text out; the
+work is in hosts/builds.py and the task that runs the build."""
+
+from django.http import HttpResponse
+from ninja import Field, File, Form, Query, Router, Schema, Status
+from ninja.files import UploadedFile
+
+from hosts import buildhosts, buildlogs, builds
+from hosts.api.errors import answering
+from hosts.api.schemas import BuildOut, ErrorOut
+
+router = Router(tags=["builds"])
+
+ERRORS = {401: ErrorOut, 404: ErrorOut}
+
+
+def _service_errors():
+    return answering(
+        (builds.BuildInvalid, 400, "invalid_build"),
+        (builds.BuildNotFound, 404, None),
+        (buildhosts.BuildHostConflict, 409, None),
+    )
+
+
+class BuildForm(Schema):
+    tag: str = Field(
+        description="one or more tags, space or comma separated: "
+        "<registry>/<project>/<name>:<tag>"
+    )
+    build_host_id: str = Field("", description="one of your ready build hosts")
+    endpoint_id: int | None = Field(
+        None, description="instead: an ephemeral build host on this endpoint"
+    )
+    registry_id: int | None = None
+    dockerfile: str = "Dockerfile"
+    dockerfile_text: str = Field("", description="a Dockerfile, instead of a context")
+    build_args: str = Field("", description='JSON object: {"NAME": "value"}')
+    push: bool = True
+    volume_policy: str = Field("delete", description="of an ephemeral build host")
+
+
+@router.post(
+    "/builds",
+    response={202: BuildOut, 400: ErrorOut, 409: ErrorOut, **ERRORS},
+    summary="Build (and push) an image",
+)
+def create_build(request, form: Form[BuildForm], context: File[UploadedFile] = None):
+    """multipart/form-data: `context` (tar or tar.gz) or `dockerfile_text`;
+    202: the worker builds it; follow GET /builds/{id} and its log."""
+    with _service_errors():
+        build = builds.create_build(
+            request.auth, form.dict(), upload=context, request=request
+        )
+    return Status(202, build)
+
+
+class BuildFilters(Schema):
+    state: str = ""
+
+
+@router.get("/builds", response={200: list[BuildOut], 401: ErrorOut})
+def list_builds(request, filters: Query[BuildFilters]):
+    """Your builds (admins: everyone's), newest first, at most 200."""
+    found = builds.visible_to(request.auth)
+    if filters.state:
+        found = found.filter(state=filters.state)
+    return found[:200]
+
+
+@router.get("/builds/{build_id}", response={200: BuildOut, **ERRORS})
+def get_build(request, build_id: str):
+    with _service_errors():
+        return builds.get_visible(request.auth, build_id)
+
+
+class LogQuery(Schema):
+    offset: int = Field(0, ge=0, description="bytes already read")
+
+
+@router.get(
+    "/builds/{build_id}/log",
+    response={200: None, **ERRORS},
+    summary="The build's log from an offset",
+)
+def build_log(request, build_id: str, params: Query[LogQuery]):
+    """text/plain, at most 64 KiB from `offset`; header `X-Next-Offset` is the
+    offset to ask for next, and `X-Build-State` whether more may come."""
+    with _service_errors():
+        build = builds.get_visible(request.auth, build_id)
+    data, next_offset = buildlogs.read(build.pk, params.offset)
+    response = HttpResponse(data, content_type="text/plain; charset=utf-8")
+    response["X-Next-Offset"] = str(next_offset)
+    response["X-Build-State"] = build.state
+    return response
+
+
+@router.post(
+    "/builds/{build_id}/cancel",
+    response={202: BuildOut, **ERRORS},
+    summary="Cancel a build",
+)
+def cancel_build(request, build_id: str):
+    with _service_errors():
+        build = builds.get_visible(request.auth, build_id)
+        return Status(202, builds.cancel(request.auth, build, request=request))
