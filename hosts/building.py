@@ -21,6 +21,7 @@ from hosts import (
     buildlogs,
     contexts,
     engine,
+    images,
     leases,
     provisioning,
     registry_check,
@@ -215,6 +216,7 @@ def _build(build, host, watcher) -> str:
             build_args=build.build_args,
             output=lambda text: _log(build, text),
             stop=lambda: watcher.cancelled,
+            logins=[r.auth_config() for r in host.registries.exclude(username="")],
         )
         for tag in build.tags[1:]:
             engine.tag_image(connection, image_id, tag)
@@ -235,13 +237,7 @@ def _build(build, host, watcher) -> str:
 def _push_all(build, host, watcher) -> str:
     _set_state(build, Build.State.PUSHING, "push")
     registry = build.registry
-    auth = None
-    if registry is not None and registry.username:
-        auth = {
-            "username": registry.username,
-            "password": registry.get_password(),
-            "serveraddress": registry.address,
-        }
+    auth = registry.auth_config() if registry is not None else None
     connection = provisioning.host_connection(host)
     digests = []
     for tag in build.tags:
@@ -300,6 +296,7 @@ def _finish(build, state, *, image_id="", digest="", error="", reason=""):
         build.image_id = image_id or build.image_id
         build.log_bytes = buildlogs.size(build.pk)
         build.save()
+        images.build_finished(build)
         audit.record(
             None,
             f"build.{state}",

@@ -60,8 +60,11 @@ def get_visible(user, build_id) -> Build:
 # --- Asking for a build -------------------------------------------------------------
 
 
-def create_build(actor, data: dict, *, upload=None, source=None, request=None) -> Build:
-    """Check everything, store the context, save the build and enqueue it.
+def create_build(
+    actor, data: dict, *, upload=None, then=None, source=None, request=None
+) -> Build:
+    """Check everything, store the context, save the build and enqueue it;
+    `then(build)` runs in the same transaction (rows that go with it).
     Raises BuildInvalid (nothing stored) or buildhosts.BuildHostConflict (an
     ephemeral host over a cap)."""
     push = _bool(data.get("push", True))
@@ -74,7 +77,7 @@ def create_build(actor, data: dict, *, upload=None, source=None, request=None) -
     context = _store_context(upload, data, dockerfile)
     try:
         if endpoint is not None:
-            host = _ephemeral_host(actor, endpoint, registry, data, source, request)
+            host = _ephemeral_host(actor, endpoint, data, source, request)
         with transaction.atomic():
             build = Build.objects.create(
                 owner=actor,
@@ -98,6 +101,8 @@ def create_build(actor, data: dict, *, upload=None, source=None, request=None) -
                 source=source,
                 request=request,
             )
+            if then is not None:
+                then(build)
             transaction.on_commit(lambda: tasks.run_build.delay(str(build.pk)))
     except BaseException:
         contexts.discard(context.name)
@@ -236,14 +241,12 @@ def _store_context(upload, data, dockerfile):
         raise BuildInvalid(error.message, "context") from None
 
 
-def _ephemeral_host(actor, endpoint, registry, data, source, request):
+def _ephemeral_host(actor, endpoint, data, source, request):
     wanted = {
         "endpoint_id": endpoint.pk,
         "volume_policy": data.get("volume_policy") or "delete",
         "ttl_minutes": data.get("ttl_minutes") or 120,
     }
-    if registry is not None:
-        wanted["registry_ids"] = [registry.pk]
     try:
         host, _ = buildhosts.create_build_host(
             actor, wanted, provision=False, source=source, request=request

@@ -385,17 +385,19 @@ PULL_TIMEOUT_SECONDS = 300
 
 
 @dataclass(frozen=True)
-class BuildHostSpec:
-    """Everything the engine needs to create one build host's container."""
+class ContainerSpec:
+    """What the engine needs to create one container: a build host (TLS port
+    published, Docker-in-Docker privileges) or a deployed image."""
 
     name: str
     image: str
     command: list[str]
     labels: dict[str, str]
-    binds: dict[str, str]  # volume name -> path in the container
-    host_ip: str  # "" publishes on every address of the engine's host
+    binds: dict[str, str] = field(default_factory=dict)  # volume -> path
+    publish_tls_port: bool = False
+    host_ip: str = ""  # "" publishes on every address of the engine's host
     network: str = ""
-    vic: bool = False
+    dind: bool = False  # plain engines only: a VCH runs each container as a VM
 
 
 @dataclass(frozen=True)
@@ -491,16 +493,14 @@ def _inspect_volume(client, name):
 
 
 def _check_ours(found_labels, wanted_labels, what):
-    key = "io.dchweb.build-host"
-    if found_labels.get(key) != wanted_labels.get(key):
-        raise EngineConflict(
-            f"{what} already exists on the engine and is not this build host's"
-        )
+    """An object that exists already is ours only if it has all our labels."""
+    if any(found_labels.get(key) != value for key, value in wanted_labels.items()):
+        raise EngineConflict(f"{what} already exists on the engine and is not ours")
 
 
 def create_container(connection, spec):
-    """Create the build host's container (not started); returns its id. A
-    409 on a retry means our earlier attempt made it: inspect and go on."""
+    """Create the container (not started); returns its id. A 409 on a retry
+    means our earlier attempt made it: inspect and go on."""
     with open_client(connection) as client:
         try:
             container = client.containers.create(
@@ -514,9 +514,9 @@ def create_container(connection, spec):
                     name: {"bind": path, "mode": "rw"}
                     for name, path in spec.binds.items()
                 },
-                ports={TLS_PORT: (spec.host_ip, None) if spec.host_ip else None},
+                ports=_ports(spec),
                 network=spec.network or None,
-                **({} if spec.vic else DIND_OPTIONS),
+                **(DIND_OPTIONS if spec.dind else {}),
             )
             return container.id
         except docker.errors.APIError as error:
@@ -529,6 +529,12 @@ def create_container(connection, spec):
             found["Config"].get("Labels") or {}, spec.labels, f"container {spec.name}"
         )
         return found["Id"]
+
+
+def _ports(spec):
+    if not spec.publish_tls_port:
+        return None
+    return {TLS_PORT: (spec.host_ip, None) if spec.host_ip else None}
 
 
 def _container_failure(error):
@@ -718,13 +724,26 @@ class StreamStopped(EngineError):
     reason = "cancelled"
 
 
-def build_image(connection, context_path, *, dockerfile, tag, build_args, output, stop):
+def build_image(
+    connection,
+    context_path,
+    *,
+    dockerfile,
+    tag,
+    build_args,
+    output,
+    stop,
+    logins=(),
+):
     """`docker build` on the engine from a context archive on disk; every
-    chunk goes to `output(text)`; `stop()` is asked between chunks. Returns
-    the image id. An error chunk raises StreamFailed with its message."""
+    chunk goes to `output(text)`; `stop()` is asked between chunks. `logins`
+    (auth dicts) let FROM pull from private registries. Returns the image id.
+    An error chunk raises StreamFailed with its message."""
     slow = dataclasses.replace(connection, timeout=BUILD_TIMEOUT_SECONDS)
     image_id = ""
     with open(context_path, "rb") as context, open_client(slow) as client:
+        for auth in logins:
+            _login_for_build(client, auth)
         chunks = client.api.build(
             fileobj=context,
             custom_context=True,
@@ -743,6 +762,23 @@ def build_image(connection, context_path, *, dockerfile, tag, build_args, output
     if not image_id:
         raise StreamFailed("the build ended without an image id")
     return image_id
+
+
+def _login_for_build(client, auth):
+    """docker-py keeps a successful login in memory and sends it with the
+    build (X-Registry-Config), which is how FROM pulls a private image."""
+    try:
+        client.login(
+            username=auth["username"],
+            password=auth["password"],
+            registry=auth["serveraddress"],
+            reauth=True,
+            dockercfg_path="/nonexistent/dchweb/config.json",
+        )
+    except docker.errors.APIError as error:
+        raise _stream_api_failure(error) from error
+    except (docker.errors.DockerException, requests.RequestException, OSError) as e:
+        raise classify(e) from e
 
 
 def push_image(connection, ref, auth, *, output, stop):
@@ -821,3 +857,15 @@ def stop_build_containers(connection, since):
                     client.api.kill(container["Id"])
                     killed += 1
     return killed
+
+
+def container_logs(connection, container_id, tail=200):
+    """The last `tail` lines of a container's output (stdout and stderr)."""
+    with open_client(connection) as client:
+        try:
+            raw = client.api.logs(container_id, tail=tail, stdout=True, stderr=True)
+        except docker.errors.NotFound as error:
+            raise EngineNotFound("the container is gone from the engine") from error
+        except (docker.errors.DockerException, requests.RequestException, OSError) as e:
+            raise classify(e) from e
+    return raw.decode(errors="replace")

@@ -141,6 +141,16 @@ class Registry(models.Model):
             return ""
         return crypto.decrypt(self.password_encrypted)
 
+    def auth_config(self) -> dict | None:
+        """The login as docker-py's auth_config, or None without a login."""
+        if not self.username:
+            return None
+        return {
+            "username": self.username,
+            "password": self.get_password(),
+            "serveraddress": self.address,
+        }
+
 
 class RegistryTrust(models.Model):
     """Whether an endpoint's engine can log in to a registry (the trust
@@ -603,3 +613,81 @@ class Build(models.Model):
             return None
         end = self.finished_at or timezone.now()
         return (end - self.started_at).total_seconds()
+
+
+class BuildHostImage(models.Model):
+    """A build-host image made by dchweb with registry CAs embedded (the
+    seed's preferred method): build hosts from it need no CA copied in."""
+
+    class State(models.TextChoices):
+        BUILDING = "building", "Building"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    ref = models.CharField(max_length=300, help_text="registry/project/name:tag")
+    base_image = models.CharField(max_length=300)
+    digest = models.CharField(max_length=100, blank=True)
+    registries = models.ManyToManyField(Registry, related_name="+")
+    build = models.OneToOneField(
+        Build, null=True, on_delete=models.SET_NULL, related_name="build_host_image"
+    )
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.BUILDING
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self):
+        return self.ref
+
+
+class Deployment(models.Model):
+    """A pushed image run on an endpoint (the seed's workflow step 4)."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        STARTING = "starting", "Pulling and starting"
+        RUNNING = "running", "Running"
+        EXITED = "exited", "Exited"
+        FAILED = "failed", "Failed"
+        REMOVING = "removing", "Removing"
+        REMOVED = "removed", "Removed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deployments"
+    )
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.PROTECT, related_name="+")
+    image = models.CharField(max_length=300)
+    registry = models.ForeignKey(
+        Registry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    command = models.JSONField(default=list, blank=True)
+    state = models.CharField(
+        max_length=20, choices=State.choices, default=State.REQUESTED
+    )
+    container_id = models.CharField(max_length=80, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    error_reason = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self):
+        return f"{self.image} on {self.endpoint_id}"
+
+    @property
+    def short_id(self) -> str:
+        return self.id.hex[:12]
+
+    @property
+    def container_name(self) -> str:
+        return f"dchweb-run-{self.short_id}"

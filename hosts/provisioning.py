@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from hosts import audit, engine, installation, leases, pki
+from hosts import audit, engine, images, installation, leases, pki
 from hosts.models import AuditEvent, BuildHost, BuildHostStep, Registry
 from hosts.probes import connection_for
 
@@ -229,13 +229,7 @@ def _auth_for_image(image):
     if "/" not in image or not ("." in first or ":" in first or first == "localhost"):
         return None
     registry = Registry.objects.filter(address=first).first()
-    if registry is None or not registry.username:
-        return None
-    return {
-        "username": registry.username,
-        "password": registry.get_password(),
-        "serveraddress": registry.address,
-    }
+    return registry.auth_config() if registry is not None else None
 
 
 def _create_volumes(run):
@@ -271,15 +265,17 @@ def labels(host, role=None) -> dict[str, str]:
 def _create_container(run):
     host = run.host
     endpoint = host.endpoint
-    spec = engine.BuildHostSpec(
+    vic = endpoint.flavor == endpoint.Flavor.VIC
+    spec = engine.ContainerSpec(
         name=host.container_name,
         image=host.image,
         command=["-tlsverify"],
         labels=labels(host),
         binds={host.volume_name(role): MOUNTS[role] for role in ROLES},
+        publish_tls_port=True,
         host_ip=publish_address(endpoint.publish_host),
         network=endpoint.network,
-        vic=endpoint.flavor == endpoint.Flavor.VIC,
+        dind=not vic,
     )
     container_id = engine.create_container(run.connection, spec)
     _set(host, container_id=container_id)
@@ -308,14 +304,20 @@ def _inject_certs(run):
         "/certs/docker-client.crt": host.client_cert_pem.encode(),
         "/certs/docker-client.key": host.get_secret("client_key").encode(),
     }
-    addresses = []
+    copied, embedded = [], []
+    in_image = images.embedded_registry_ids(host.image)
     for registry in host.registries.exclude(ca_pem=""):
-        files[f"/etc/docker/certs.d/{registry.address}/ca.crt"] = (
-            registry.ca_pem.encode()
-        )
-        addresses.append(registry.address)
+        if registry.pk in in_image:
+            embedded.append(registry.address)
+            continue
+        path = f"/etc/docker/certs.d/{registry.address}/ca.crt"
+        files[path] = registry.ca_pem.encode()
+        copied.append(registry.address)
     engine.put_files(run.connection, host.container_id, files)
-    return "registry CAs: " + (", ".join(addresses) or "none")
+    detail = "registry CAs copied: " + (", ".join(copied) or "none")
+    if embedded:
+        detail += "; embedded in the image: " + ", ".join(embedded)
+    return detail
 
 
 def _ensure_certificates(host):

@@ -77,6 +77,21 @@ def run_build(self, build_id: str) -> str:
 
 
 @shared_task
+def deploy(deployment_id: str) -> str:
+    from hosts import deployments
+
+    return deployments.run(deployment_id)
+
+
+@shared_task(bind=True, autoretry_for=(Exception,), retry_backoff=5, max_retries=12)
+def remove_deployment(self, deployment_id: str) -> str:
+    """Retried with back-off while the endpoint does not answer."""
+    from hosts import deployments
+
+    return deployments.remove(deployment_id)
+
+
+@shared_task
 def reconcile_endpoints() -> int:
     """Periodic (beat): resume interrupted work, reap expired hosts, and one
     reconcile task per enabled endpoint."""

@@ -6,6 +6,7 @@ from hosts.api import errors
 from hosts.api.auth import BearerToken
 from hosts.api.build_hosts import router as build_hosts_router
 from hosts.api.builds import router as builds_router
+from hosts.api.deployments import router as deployments_router
 from hosts.api.routes import router
 
 api = NinjaAPI(
@@ -21,3 +22,4 @@ errors.install(api)
 api.add_router("/", router)
 api.add_router("/", build_hosts_router)
 api.add_router("/", builds_router)
+api.add_router("/", deployments_router)

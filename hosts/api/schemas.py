@@ -293,3 +293,64 @@ class BuildOut(Schema):
     @staticmethod
     def resolve_build_host_id(build):
         return str(build.build_host_id) if build.build_host_id else None
+
+
+class DeploymentIn(Schema):
+    endpoint_id: int
+    image: str = Field(description="e.g. registry.test:5443/project/app@sha256:...")
+    command: list[str] | str | None = None
+
+
+class DeploymentOut(Schema):
+    id: str
+    owner: str
+    endpoint_id: int
+    image: str
+    command: list[str]
+    state: str
+    container_id: str
+    exit_code: int | None
+    error: str
+    error_reason: str
+    output: str = Field("", description="the container's last output lines")
+    created_at: datetime
+
+    @staticmethod
+    def resolve_id(deployment):
+        return str(deployment.pk)
+
+    @staticmethod
+    def resolve_owner(deployment):
+        return deployment.owner.get_username()
+
+    @staticmethod
+    def resolve_output(deployment):
+        return getattr(deployment, "output", "")
+
+
+class BuildHostImageIn(Schema):
+    endpoint_id: int = Field(description="where the ephemeral build host runs")
+    registry_ids: list[int] = Field(description="registries whose CAs to embed")
+    registry_id: int | None = Field(None, description="push target; default the first")
+    base_image: str = ""
+    name: str = ""
+    tag: str = ""
+
+
+class BuildHostImageOut(Schema):
+    id: int
+    ref: str
+    base_image: str
+    digest: str
+    state: str
+    build_id: str | None
+    registry_ids: list[int]
+    created_at: datetime
+
+    @staticmethod
+    def resolve_build_id(image):
+        return str(image.build_id) if image.build_id else None
+
+    @staticmethod
+    def resolve_registry_ids(image):
+        return [registry.pk for registry in image.registries.all()]

@@ -23,14 +23,16 @@ def connection(devstack):
 def spec(build_host_image, devstack, engine):
     name = f"dchweb-test-{uuid.uuid4().hex[:8]}"
     labels = {"io.dchweb.test": "adapter", "io.dchweb.build-host": name}
-    yield adapter.BuildHostSpec(
+    yield adapter.ContainerSpec(
         name=name,
         image=build_host_image,
         command=["-tlsverify"],
         labels=labels,
         binds={f"{name}-data": "/var/lib/docker", f"{name}-certs": "/certs"},
+        publish_tls_port=True,
         host_ip="127.0.0.1",
         network=devstack["network"],
+        dind=True,
     )
     with contextlib.suppress(docker.errors.NotFound):
         engine.containers.get(name).remove(force=True, v=True)
@@ -61,7 +63,7 @@ def test_a_name_taken_by_someone_else_is_a_conflict(connection, spec):
         spec, labels={**spec.labels, "io.dchweb.build-host": "another"}
     )
 
-    with pytest.raises(adapter.EngineConflict, match="not this build host's"):
+    with pytest.raises(adapter.EngineConflict, match="not ours"):
         adapter.create_container(connection, impostor)
 
 

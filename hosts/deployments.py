@@ -1,0 +1,211 @@
+"""Deployments: run a pushed image on an endpoint (the seed's workflow step
+4: "pull the image from the registry into a VCH for deployment"), show its
+state and output, and remove it."""
+
+import logging
+import shlex
+
+from django.db import transaction
+
+from hosts import audit, buildhosts, engine, installation, tasks
+from hosts.models import AuditEvent, Deployment, Registry
+from hosts.permissions import is_admin
+from hosts.probes import connection_for
+
+logger = logging.getLogger(__name__)
+SYSTEM = AuditEvent.Source.TASK
+MAX_IMAGE_LENGTH = 300
+
+
+class DeploymentInvalid(ValueError):
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class DeploymentNotFound(Exception):
+    pass
+
+
+def visible_to(user):
+    found = Deployment.objects.select_related("endpoint", "owner")
+    return found if is_admin(user) else found.filter(owner=user)
+
+
+def get_visible(user, deployment_id) -> Deployment:
+    try:
+        return visible_to(user).get(pk=deployment_id)
+    except (Deployment.DoesNotExist, ValueError, TypeError):
+        raise DeploymentNotFound(f"no deployment {deployment_id}") from None
+
+
+def create(actor, data: dict, *, source=None, request=None) -> Deployment:
+    try:
+        endpoint = buildhosts.endpoint_for_request(data.get("endpoint_id"))
+    except buildhosts.BuildHostInvalid as error:
+        raise DeploymentInvalid(error.message, "endpoint_id") from None
+    image = (data.get("image") or "").strip()
+    if not image or len(image) > MAX_IMAGE_LENGTH or any(c.isspace() for c in image):
+        raise DeploymentInvalid(
+            "name the image to run, e.g. a pushed ref@digest", "image"
+        )
+    with transaction.atomic():
+        deployment = Deployment.objects.create(
+            owner=actor,
+            endpoint=endpoint,
+            image=image,
+            registry=Registry.objects.filter(address=image.split("/", 1)[0]).first(),
+            command=_command(data.get("command")),
+        )
+        audit.record(
+            actor,
+            "deployment.created",
+            deployment,
+            {"image": image},
+            source=source,
+            request=request,
+        )
+        transaction.on_commit(lambda: tasks.deploy.delay(str(deployment.pk)))
+    return deployment
+
+
+def _command(value) -> list[str]:
+    if value in (None, "", []):
+        return []
+    if isinstance(value, list):
+        return [str(part) for part in value]
+    try:
+        return shlex.split(str(value))
+    except ValueError as error:
+        raise DeploymentInvalid(
+            f"the command cannot be split: {error}", "command"
+        ) from None
+
+
+def run(deployment_id) -> str:
+    """Pull with the registry's login, create, start, record the state."""
+    deployment = (
+        Deployment.objects.select_related("endpoint", "registry")
+        .filter(pk=deployment_id)
+        .first()
+    )
+    if deployment is None or deployment.state != Deployment.State.REQUESTED:
+        return "skipped"
+    _set(deployment, state=Deployment.State.STARTING)
+    connection = connection_for(deployment.endpoint)
+    try:
+        auth = deployment.registry.auth_config() if deployment.registry else None
+        engine.pull_image(connection, deployment.image, auth=auth)
+        container_id = engine.create_container(connection, _spec(deployment))
+        _set(deployment, container_id=container_id)
+        engine.start_container(connection, container_id)
+    except engine.EngineError as error:
+        _fail(deployment, connection, error)
+        return "failed"
+    refresh(deployment)
+    return deployment.state
+
+
+def _spec(deployment):
+    return engine.ContainerSpec(
+        name=deployment.container_name,
+        image=deployment.image,
+        command=deployment.command or None,
+        labels={
+            "io.dchweb.managed": "true",
+            "io.dchweb.installation": installation.installation_id(),
+            "io.dchweb.deployment": str(deployment.pk),
+            "io.dchweb.owner": deployment.owner.get_username(),
+        },
+        network=deployment.endpoint.network,
+    )
+
+
+def _fail(deployment, connection, error):
+    try:
+        engine.remove_container(connection, deployment.container_name)
+    except engine.EngineError:
+        logger.warning("deployment %s: could not remove its container", deployment.pk)
+    with transaction.atomic():
+        _set(
+            deployment,
+            state=Deployment.State.FAILED,
+            error=error.message,
+            error_reason=error.reason,
+            container_id="",
+        )
+        audit.record(
+            None,
+            "deployment.failed",
+            deployment,
+            {"reason": error.reason},
+            source=SYSTEM,
+        )
+
+
+def refresh(deployment) -> Deployment:
+    """Ask the engine how the container is doing (running, exited)."""
+    if deployment.state not in (Deployment.State.STARTING, Deployment.State.RUNNING):
+        return deployment
+    try:
+        status = engine.container_status(
+            connection_for(deployment.endpoint), deployment.container_id
+        )
+    except engine.EngineNotFound:
+        _set(deployment, state=Deployment.State.FAILED, error="the container is gone")
+        return deployment
+    except engine.EngineError:
+        return deployment  # unknown now; the next look asks again
+    if status.state == "running":
+        _set(deployment, state=Deployment.State.RUNNING)
+    elif status.state in ("exited", "dead"):
+        _set(deployment, state=Deployment.State.EXITED, exit_code=status.exit_code)
+    return deployment
+
+
+def logs(deployment, tail=200) -> str:
+    if not deployment.container_id or deployment.state == Deployment.State.REMOVED:
+        return ""
+    try:
+        return engine.container_logs(
+            connection_for(deployment.endpoint), deployment.container_id, tail=tail
+        )
+    except engine.EngineError as error:
+        return f"(the output cannot be read now: {error.message})"
+
+
+def request_removal(actor, deployment, *, source=None, request=None) -> Deployment:
+    with transaction.atomic():
+        deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+        if deployment.state in (Deployment.State.REMOVING, Deployment.State.REMOVED):
+            return deployment
+        _set(deployment, state=Deployment.State.REMOVING)
+        audit.record(
+            actor, "deployment.removed", deployment, source=source, request=request
+        )
+        transaction.on_commit(lambda: tasks.remove_deployment.delay(str(deployment.pk)))
+    return deployment
+
+
+def remove(deployment_id) -> str:
+    deployment = (
+        Deployment.objects.select_related("endpoint").filter(pk=deployment_id).first()
+    )
+    if deployment is None or deployment.state != Deployment.State.REMOVING:
+        return "skipped"
+    try:
+        engine.remove_container(
+            connection_for(deployment.endpoint), deployment.container_name
+        )
+    except engine.EngineError as error:
+        _set(deployment, error=f"removal failed: {error.message}")
+        raise
+    _set(deployment, state=Deployment.State.REMOVED)
+    return "removed"
+
+
+def _set(deployment, **changes):
+    for name, value in changes.items():
+        setattr(deployment, name, value)
+    deployment.save(update_fields=[*changes, "updated_at"])

@@ -1,0 +1,146 @@
+"""The seed's preferred method (a build-host image with the registry CA
+embedded) and its workflow step 4 (run the pushed image on an endpoint)."""
+
+import time
+import uuid
+
+import pytest
+from django.test import Client
+
+from hosts import services
+from hosts.models import BuildHost, BuildHostImage, Deployment
+from tests.integration.test_builds import post_build, unique_tag, wait_final
+from tests.support.contexts import hello_context
+from tests.support.hostcheck import engine_objects, new_host, wait_settled
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def client_for(user):
+    token = services.create_api_token(user, "t", actor=user, source="cli")[1]
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def wait_for(check, what, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_a_ca_image_serves_build_hosts_without_copying_the_ca(
+    celery_worker, endpoint, registry, admin, developer, engine, devstack, leftovers
+):
+    as_admin = client_for(admin)
+    answer = as_admin.post(
+        "/api/v1/build-host-images",
+        data={
+            "endpoint_id": endpoint.pk,
+            "registry_ids": [registry.pk],
+            "tag": uuid.uuid4().hex[:8],
+        },
+        content_type="application/json",
+    )
+    assert answer.status_code == 202, answer.content
+    image = BuildHostImage.objects.get(pk=answer.json()["id"])
+    build = wait_final(answer.json()["build_id"])
+    assert build.state == "succeeded", build.error
+    image.refresh_from_db()
+    assert image.state == "ready" and image.digest == build.digest
+
+    made_default = as_admin.post(
+        f"/api/v1/build-host-images/{image.pk}/make-default",
+        data={"endpoint_id": endpoint.pk},
+        content_type="application/json",
+    )
+    assert made_default.status_code == 200, made_default.content
+    endpoint.refresh_from_db()
+    assert endpoint.default_image == image.ref
+
+    host = wait_settled(new_host(developer, endpoint, registry_ids=[registry.pk]))
+
+    assert host.state == BuildHost.State.READY, host.error
+    assert host.image == image.ref
+    inject = host.steps.get(name="inject_certs")
+    assert "copied: none" in inject.detail
+    assert f"embedded in the image: {registry.address}" in inject.detail
+    assert host.steps.get(name="verify_registry").status == "done"
+    container = engine_objects(engine, host)[0][0]
+    found = container.exec_run(
+        ["cat", f"/etc/docker/certs.d/{registry.address}/ca.crt"]
+    )
+    assert found.output == devstack["registry_ca"]
+
+
+def test_a_pushed_image_is_deployed_by_digest_shown_and_removed(
+    celery_worker, endpoint, registry, developer, engine, devstack, busybox, leftovers
+):
+    host = wait_settled(new_host(developer, endpoint, registry_ids=[registry.pk]))
+    as_developer = client_for(developer)
+    tag = unique_tag(devstack, "deployed")
+    built = post_build(
+        as_developer,
+        hello_context(busybox, "deployed by dchweb"),
+        tag=tag,
+        build_host_id=host.pk,
+    )
+    build = wait_final(built.json()["id"])
+    assert build.state == "succeeded", build.error
+    by_digest = f"{tag.rsplit(':', 1)[0]}@{build.digest}"
+
+    answer = as_developer.post(
+        "/api/v1/deployments",
+        data={"endpoint_id": endpoint.pk, "image": by_digest},
+        content_type="application/json",
+    )
+    assert answer.status_code == 202, answer.content
+    deployment_id = answer.json()["id"]
+
+    def exited():
+        shown = as_developer.get(f"/api/v1/deployments/{deployment_id}").json()
+        return shown if shown["state"] in ("exited", "failed") else None
+
+    shown = wait_for(exited, "the deployment to run and exit")
+    assert shown["state"] == "exited", shown["error"]
+    assert shown["exit_code"] == 0
+    assert "deployed by dchweb" in shown["output"]
+    deployment = Deployment.objects.get(pk=deployment_id)
+    assert (
+        engine.containers.get(deployment.container_name).labels["io.dchweb.deployment"]
+        == deployment_id
+    )
+
+    removed = as_developer.delete(f"/api/v1/deployments/{deployment_id}")
+    assert removed.status_code == 202
+    wait_for(
+        lambda: Deployment.objects.get(pk=deployment_id).state == "removed",
+        "the removal",
+    )
+    label = f"io.dchweb.deployment={deployment_id}"
+    assert engine.containers.list(all=True, filters={"label": label}) == []
+
+
+def test_a_deployment_of_a_missing_image_fails_and_says_why(
+    celery_worker, endpoint, registry, developer, devstack
+):
+    as_developer = client_for(developer)
+    answer = as_developer.post(
+        "/api/v1/deployments",
+        data={"endpoint_id": endpoint.pk, "image": unique_tag(devstack, "missing")},
+        content_type="application/json",
+    )
+    deployment_id = answer.json()["id"]
+
+    shown = wait_for(
+        lambda: (
+            (d := as_developer.get(f"/api/v1/deployments/{deployment_id}").json())
+            and d["state"] == "failed"
+            and d
+        ),
+        "the deployment to fail",
+    )
+
+    assert shown["error_reason"] == "image_not_found"
