@@ -280,6 +280,9 @@ def _verify_pushed(build, tag, digest):
             "verify", "digest_mismatch", f"the registry serves {served}, not {digest}"
         )
     _log(build, f"--- {tag}: the registry serves {digest}\n")
+    audit.record(
+        None, "build.pushed", build, {"tag": tag, "digest": digest}, source=SYSTEM
+    )
 
 
 def _fail(build, failure):

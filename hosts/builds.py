@@ -275,7 +275,7 @@ def cancel(actor, build: Build, *, source=None, request=None) -> Build:
         build.save(update_fields=fields)
         audit.record(
             actor,
-            "build.cancelled",
+            "build.cancel_requested",
             build,
             {"was": build.state},
             source=source,

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from hosts import buildlogs, contexts, services
-from hosts.models import Build, BuildHost
+from hosts.models import AuditEvent, Build, BuildHost
 from tests.support import world
 from tests.support.contexts import archive, hello_context, plain, slow_context, symlink
 from tests.support.hostcheck import engine_objects, new_host, wait_settled
@@ -82,6 +82,10 @@ def test_built_pushed_and_pulled_back_by_the_reported_digest(
     ready_host.refresh_from_db()
     assert ready_host.state == BuildHost.State.READY
     assert not contexts.path_of(build.context_name).exists()
+    trail = AuditEvent.objects.filter(object_id=str(build.pk))
+    assert {"build.created", "build.pushed", "build.succeeded"} <= set(
+        trail.values_list("action", flat=True)
+    )
 
 
 def test_the_log_is_served_by_offset(ready_host, as_developer, devstack, busybox):
@@ -268,6 +272,10 @@ def test_cancel_stops_a_running_build_and_the_host_stays_usable(
 
     assert cancelled.status_code == 202
     assert build.state == Build.State.CANCELLED
+    trail = AuditEvent.objects.filter(object_id=build_id)
+    assert {"build.cancel_requested", "build.cancelled"} <= set(
+        trail.values_list("action", flat=True)
+    )
     ready_host.refresh_from_db()
     assert ready_host.state == BuildHost.State.READY
     # Usable: the next build on it succeeds.
