@@ -869,3 +869,90 @@ def container_logs(connection, container_id, tail=200):
         except (docker.errors.DockerException, requests.RequestException, OSError) as e:
             raise classify(e) from e
     return raw.decode(errors="replace")
+
+
+# --- Volume inventory (the ledger) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VolumeSeen:
+    name: str
+    driver: str
+    labels: dict[str, str]
+    created: datetime.datetime | None
+    options: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ContainerSeen:
+    name: str
+    image: str
+    state: str
+    volumes: list[str]
+
+
+@dataclass(frozen=True)
+class Inventory:
+    volumes: list[VolumeSeen]
+    containers: list[ContainerSeen]
+    calls: int  # engine API calls it took: two, whatever the numbers
+
+
+def volume_inventory(connection):
+    """Every volume and every container (with the volumes it mounts), in two
+    calls; the ledger works out who uses what."""
+    with open_client(connection) as client:
+        volumes = _call(client.api.volumes) or {}
+        containers = _call(client.api.containers, all=True)
+    return Inventory(
+        volumes=[
+            VolumeSeen(
+                name=volume["Name"],
+                driver=volume.get("Driver", ""),
+                labels=volume.get("Labels") or {},
+                created=_parse_time(volume.get("CreatedAt")),
+                options=volume.get("Options") or {},
+            )
+            for volume in volumes.get("Volumes") or []
+        ],
+        containers=[
+            ContainerSeen(
+                name=(container.get("Names") or ["/"])[0].lstrip("/"),
+                image=container.get("Image", ""),
+                state=container.get("State", ""),
+                volumes=[
+                    mount["Name"]
+                    for mount in container.get("Mounts") or []
+                    if mount.get("Type") == "volume" and mount.get("Name")
+                ],
+            )
+            for container in containers
+        ],
+        calls=2,
+    )
+
+
+def volume_sizes(connection):
+    """{volume name: bytes} from one `system df` (volumes only where the API
+    has `type`; older engines answer with everything, still one call)."""
+    with open_client(connection) as client:
+        url = f"{client.api.base_url}/v{client.api.api_version}/system/df"
+        try:
+            response = client.api.get(url, params={"type": "volume"}, timeout=300)
+            response.raise_for_status()
+            usage = response.json()
+        except (requests.RequestException, ValueError, OSError) as error:
+            raise classify(error) from error
+    sizes = {}
+    for volume in usage.get("Volumes") or []:
+        size = (volume.get("UsageData") or {}).get("Size", -1)
+        if size is not None and size >= 0:
+            sizes[volume["Name"]] = size
+    return sizes
+
+
+def volume_users(connection, name):
+    """Names of the containers (running or not) that mount volume `name`."""
+    with open_client(connection) as client:
+        found = _call(client.api.containers, all=True, filters={"volume": name})
+    return [(container.get("Names") or ["/"])[0].lstrip("/") for container in found]

@@ -691,3 +691,113 @@ class Deployment(models.Model):
     @property
     def container_name(self) -> str:
         return f"dchweb-run-{self.short_id}"
+
+
+class Volume(models.Model):
+    """The volume ledger (design.md §2): every volume seen on every endpoint,
+    whose it is, where it came from, what it costs, and whether it is used."""
+
+    class Status(models.TextChoices):
+        IN_USE = "in_use", "In use"
+        ORPHANED = "orphaned", "Orphaned (dchweb's, not attached)"
+        DANGLING = "dangling", "Dangling (not dchweb's, not attached)"
+
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="volumes"
+    )
+    name = models.CharField(max_length=255)
+    driver = models.CharField(max_length=100, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
+    managed = models.BooleanField(default=False, db_index=True)
+    # The io.dchweb.installation label: a rule cleans up only this one's.
+    installation = models.CharField(max_length=64, blank=True)
+    anonymous = models.BooleanField(default=False)
+    # dchweb's own volumes: which build host, which role, whose.
+    build_host = models.ForeignKey(
+        BuildHost, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    role = models.CharField(max_length=20, blank=True)
+    owner_name = models.CharField(max_length=150, blank=True, db_index=True)
+    # Provenance of any volume: the last container seen using it.
+    attached_to = models.JSONField(default=list, blank=True)
+    last_container = models.CharField(max_length=255, blank=True)
+    last_image = models.CharField(max_length=300, blank=True)
+    created_on_engine = models.DateTimeField(null=True, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    last_attached = models.DateTimeField(null=True, blank=True)
+    detached_since = models.DateTimeField(null=True, blank=True)
+    present = models.BooleanField(default=True, db_index=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    size_measured_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("endpoint_id", "name")
+        constraints = (
+            models.UniqueConstraint(
+                fields=["endpoint", "name"], name="one_ledger_row_per_volume"
+            ),
+        )
+        indexes = (
+            models.Index(
+                fields=["present", "status", "endpoint"], name="vol_filter_idx"
+            ),
+        )
+
+    def __str__(self):
+        return f"{self.name} on {self.endpoint_id}"
+
+
+class CleanupPlan(models.Model):
+    """A dry-run list of volumes to remove, executed exactly as planned."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        EXECUTING = "executing", "Executing"
+        DONE = "done", "Done"
+
+    planned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    total_bytes = models.BigIntegerField(default=0)
+    reclaimed_bytes = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self):
+        return f"cleanup plan {self.pk} ({self.state})"
+
+
+class CleanupItem(models.Model):
+    class Result(models.TextChoices):
+        PENDING = "", "Not executed"
+        REMOVED = "removed", "Removed"
+        SKIPPED_IN_USE = "skipped_in_use", "Skipped: in use"
+        NOT_FOUND = "not_found", "Not found"
+        ERROR = "error", "Error"
+
+    plan = models.ForeignKey(
+        CleanupPlan, on_delete=models.CASCADE, related_name="items"
+    )
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="+")
+    volume_name = models.CharField(max_length=255)
+    reason = models.CharField(max_length=200)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    result = models.CharField(max_length=20, choices=Result.choices, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self):
+        return f"{self.volume_name}: {self.result or 'planned'}"

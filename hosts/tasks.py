@@ -92,6 +92,31 @@ def remove_deployment(self, deployment_id: str) -> str:
 
 
 @shared_task
+def refresh_volumes(endpoint_id: int | None = None) -> int:
+    """Rescan the ledger (all endpoints, or one), then measure sizes."""
+    from hosts import volumes
+
+    results = volumes.refresh_all(endpoint_id)
+    for endpoint in _endpoints(endpoint_id):
+        volumes.measure_sizes(endpoint)
+    return sum(result.volumes for result in results)
+
+
+def _endpoints(endpoint_id):
+    from hosts.models import Endpoint
+
+    found = Endpoint.objects.exclude(health=Endpoint.Health.DISABLED)
+    return found.filter(pk=endpoint_id) if endpoint_id else found
+
+
+@shared_task
+def execute_cleanup(plan_id: int) -> str:
+    from hosts import volumes
+
+    return volumes.run_plan(plan_id).state
+
+
+@shared_task
 def reconcile_endpoints() -> int:
     """Periodic (beat): resume interrupted work, reap expired hosts, and one
     reconcile task per enabled endpoint."""

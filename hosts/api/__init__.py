@@ -8,6 +8,7 @@ from hosts.api.build_hosts import router as build_hosts_router
 from hosts.api.builds import router as builds_router
 from hosts.api.deployments import router as deployments_router
 from hosts.api.routes import router
+from hosts.api.volumes import router as volumes_router
 
 api = NinjaAPI(
     title="dchweb API",
@@ -23,3 +24,4 @@ api.add_router("/", router)
 api.add_router("/", build_hosts_router)
 api.add_router("/", builds_router)
 api.add_router("/", deployments_router)
+api.add_router("/", volumes_router)

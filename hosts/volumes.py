@@ -1,0 +1,408 @@
+"""The volume ledger: every volume on every endpoint, whose it is, where it
+came from, what it costs; and clean-up plans that cannot remove what is in use.
+
+A refresh asks an engine for all volumes and all containers (two calls,
+whatever their numbers) and writes the ledger in batches. Sizes are measured
+apart (one `system df`), in the background, never on a page load.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from hosts import audit, engine, installation, tasks
+from hosts.models import (
+    AuditEvent,
+    BuildHost,
+    CleanupItem,
+    CleanupPlan,
+    Endpoint,
+    Volume,
+)
+from hosts.probes import connection_for
+
+BATCH = 500
+_ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
+MANAGED_LABEL = "io.dchweb.managed"
+SYSTEM = AuditEvent.Source.TASK
+UPDATED_FIELDS = (
+    "driver",
+    "labels",
+    "status",
+    "managed",
+    "installation",
+    "anonymous",
+    "build_host_id",
+    "role",
+    "owner_name",
+    "attached_to",
+    "last_container",
+    "last_image",
+    "created_on_engine",
+    "last_seen",
+    "last_attached",
+    "detached_since",
+    "present",
+    "size_bytes",
+    "size_measured_at",
+)
+
+
+class CleanupInvalid(ValueError):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    endpoint: str
+    volumes: int
+    gone: int
+    engine_calls: int
+    error: str = ""
+
+
+# --- Refresh -------------------------------------------------------------------------
+
+
+def refresh_all(endpoint_id=None) -> list[RefreshResult]:
+    endpoints = Endpoint.objects.exclude(health=Endpoint.Health.DISABLED)
+    if endpoint_id:
+        endpoints = endpoints.filter(pk=endpoint_id)
+    return [refresh(endpoint) for endpoint in endpoints]
+
+
+def refresh(endpoint) -> RefreshResult:
+    """Bring the endpoint's ledger up to date with its engine. A failed
+    listing changes nothing (a volume is not "gone" because we could not look)."""
+    try:
+        inventory = engine.volume_inventory(connection_for(endpoint))
+    except engine.EngineError as error:
+        return RefreshResult(endpoint.name, 0, 0, 1, error=error.message)
+    now = timezone.now()
+    users = _users_by_volume(inventory.containers)
+    known = {row.name: row for row in Volume.objects.filter(endpoint=endpoint)}
+    host_ids = _build_host_ids(inventory.volumes)
+    new, changed = [], []
+    for seen in inventory.volumes:
+        row = known.get(seen.name) or Volume(
+            endpoint=endpoint, name=seen.name, first_seen=now
+        )
+        _apply(row, seen, users.get(seen.name, []), host_ids, now)
+        _vic_size(row, seen, now)
+        (changed if row.pk else new).append(row)
+    with transaction.atomic():
+        Volume.objects.bulk_create(new, batch_size=BATCH)
+        Volume.objects.bulk_update(changed, UPDATED_FIELDS, batch_size=BATCH)
+        gone = Volume.objects.filter(
+            endpoint=endpoint, present=True, last_seen__lt=now
+        ).update(present=False)
+    return RefreshResult(endpoint.name, len(inventory.volumes), gone, inventory.calls)
+
+
+def _users_by_volume(containers):
+    users = {}
+    for container in containers:
+        for name in container.volumes:
+            users.setdefault(name, []).append(container)
+    return users
+
+
+def _build_host_ids(volumes):
+    wanted = {v.labels.get("io.dchweb.build-host") for v in volumes}
+    wanted.discard(None)
+    valid = set()
+    for value in wanted:
+        try:
+            valid.add(str(BuildHost._meta.pk.to_python(value)))
+        except ValidationError:  # a label someone else wrote
+            continue
+    return {
+        str(pk)
+        for pk in BuildHost.objects.filter(pk__in=valid).values_list("pk", flat=True)
+    }
+
+
+def _apply(row, seen, users, host_ids, now):
+    labels = seen.labels
+    row.driver = seen.driver
+    row.labels = labels
+    row.managed = labels.get(MANAGED_LABEL) == "true"
+    row.installation = labels.get("io.dchweb.installation", "")
+    row.anonymous = bool(_ANONYMOUS.match(seen.name)) and not row.managed
+    host_id = labels.get("io.dchweb.build-host", "")
+    row.build_host_id = host_id if host_id in host_ids else None
+    row.role = labels.get("io.dchweb.role", "")
+    row.owner_name = labels.get("io.dchweb.owner", "")
+    row.created_on_engine = seen.created
+    row.last_seen = now
+    row.present = True
+    if users:
+        row.attached_to = [user.name for user in users]
+        row.last_container, row.last_image = users[0].name, users[0].image
+        row.last_attached, row.detached_since = now, None
+        row.status = Volume.Status.IN_USE
+        return
+    row.attached_to = []
+    # A VCH remembers which container made a volume; a Docker engine does not.
+    row.last_container = row.last_container or seen.options.get("container", "")
+    row.last_image = row.last_image or seen.options.get("image", "")
+    row.detached_since = row.detached_since or now
+    row.status = Volume.Status.ORPHANED if row.managed else Volume.Status.DANGLING
+
+
+def _vic_size(row, seen, now):
+    if seen.options.get("Capacity"):
+        row.size_bytes = capacity_bytes(seen.options["Capacity"])
+        row.size_measured_at = now
+
+
+def measure_sizes(endpoint) -> int:
+    """Store each volume's size with its "as of" time; returns how many. (A
+    VCH has no `system df`: its sizes come with the refresh, from Capacity.)"""
+    try:
+        sizes = engine.volume_sizes(connection_for(endpoint))
+    except engine.EngineError:
+        return 0
+    now = timezone.now()
+    rows = list(Volume.objects.filter(endpoint=endpoint, name__in=list(sizes)))
+    for row in rows:
+        row.size_bytes, row.size_measured_at = sizes[row.name], now
+    Volume.objects.bulk_update(
+        rows, ["size_bytes", "size_measured_at"], batch_size=BATCH
+    )
+    return len(rows)
+
+
+def capacity_bytes(text):
+    """VIC's Capacity option ("2048", "2GB", "512MB"; MB when no unit)."""
+    match = re.match(r"^\s*(\d+)\s*([KMGT]?)B?\s*$", str(text).upper())
+    if not match:
+        return None
+    power = " KMGT".index(match[2] or "M")
+    return int(match[1]) * 1024**power
+
+
+# --- Reading the ledger ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VolumeFilters:
+    endpoint_id: int | None = None
+    status: str = ""
+    owner: str = ""
+    managed: bool | None = None
+    older_than_days: int | None = None
+
+
+def ledger(filters: VolumeFilters):
+    """Volumes the engines still have, filtered; newest first by default."""
+    found = Volume.objects.filter(present=True).select_related("endpoint", "build_host")
+    if filters.endpoint_id:
+        found = found.filter(endpoint_id=filters.endpoint_id)
+    if filters.status:
+        found = found.filter(status=filters.status)
+    if filters.owner:
+        found = found.filter(owner_name=filters.owner)
+    if filters.managed is not None:
+        found = found.filter(managed=filters.managed)
+    if filters.older_than_days:
+        cutoff = timezone.now() - timedelta(days=filters.older_than_days)
+        found = found.filter(
+            Q(created_on_engine__lte=cutoff)
+            | Q(created_on_engine__isnull=True, first_seen__lte=cutoff)
+        )
+    return found
+
+
+def totals(volumes):
+    """Reclaimable bytes (not in use) per owner and per endpoint, and counts."""
+    reclaimable = volumes.exclude(status=Volume.Status.IN_USE)
+    return {
+        "count": volumes.count(),
+        "reclaimable_count": reclaimable.count(),
+        "reclaimable_bytes": reclaimable.aggregate(total=Sum("size_bytes"))["total"]
+        or 0,
+        "by_owner": list(
+            reclaimable.values("owner_name")
+            .annotate(volumes=Count("id"), bytes=Sum("size_bytes"))
+            .order_by("-bytes")
+        ),
+        "by_endpoint": list(
+            reclaimable.values("endpoint__name")
+            .annotate(volumes=Count("id"), bytes=Sum("size_bytes"))
+            .order_by("-bytes")
+        ),
+    }
+
+
+def left_behind_by(user):
+    """What a developer's removed build hosts left: count and bytes."""
+    mine = Volume.objects.filter(present=True, owner_name=user.get_username()).exclude(
+        status=Volume.Status.IN_USE
+    )
+    summary = mine.aggregate(volumes=Count("id"), bytes=Sum("size_bytes"))
+    return {"volumes": summary["volumes"] or 0, "bytes": summary["bytes"] or 0}
+
+
+# --- Clean-up plans -------------------------------------------------------------------
+
+
+def make_plan(actor, rule: dict, *, source=None, request=None) -> CleanupPlan:
+    """A dry run: exactly which volumes, why, and how many bytes. Volumes that
+    are not dchweb's join only when named one by one."""
+    names = [str(name) for name in rule.get("volume_names") or []]
+    status = rule.get("status") or ("" if names else Volume.Status.ORPHANED)
+    if status and status not in Volume.Status.values:
+        raise CleanupInvalid(f"status is one of {', '.join(Volume.Status.values)}")
+    if status == Volume.Status.IN_USE:
+        raise CleanupInvalid("volumes in use are never cleaned up")
+    older = rule.get("older_than_days")
+    if older is not None and (not isinstance(older, int) or older < 0):
+        raise CleanupInvalid("older_than_days is a whole number of days, 0 or more")
+    filters = VolumeFilters(
+        endpoint_id=rule.get("endpoint_id"),
+        status=status,
+        owner=rule.get("owner") or "",
+        older_than_days=older,
+    )
+    chosen = ledger(filters).exclude(status=Volume.Status.IN_USE)
+    # A rule picks only this installation's volumes; any other volume must be
+    # named one by one.
+    if names:
+        chosen = chosen.filter(name__in=names)
+    else:
+        ours = installation.installation_id()
+        chosen = chosen.filter(managed=True, installation=ours)
+    with transaction.atomic():
+        plan = CleanupPlan.objects.create(planned_by=actor, rule=_jsonable(rule))
+        items = [
+            CleanupItem(
+                plan=plan,
+                endpoint_id=volume.endpoint_id,
+                volume_name=volume.name,
+                reason=_reason(volume, named=bool(names)),
+                size_bytes=volume.size_bytes,
+            )
+            for volume in chosen.iterator(chunk_size=BATCH)
+        ]
+        CleanupItem.objects.bulk_create(items, batch_size=BATCH)
+        plan.total_bytes = sum(item.size_bytes or 0 for item in items)
+        plan.save(update_fields=["total_bytes"])
+        audit.record(
+            actor,
+            "cleanup.planned",
+            plan,
+            {"rule": plan.rule, "volumes": len(items), "bytes": plan.total_bytes},
+            source=source,
+            request=request,
+        )
+    return plan
+
+
+def _jsonable(rule):
+    return {key: value for key, value in rule.items() if value not in (None, "", [])}
+
+
+def _reason(volume, *, named):
+    since = volume.detached_since or volume.first_seen
+    where = f"not attached since {since:%Y-%m-%d %H:%M}"
+    if volume.managed:
+        whose = (
+            f"dchweb's ({volume.role or 'volume'} of {volume.owner_name or 'unknown'})"
+        )
+    else:
+        whose = "named by an admin"
+        if volume.last_container:
+            whose += f"; from container {volume.last_container} ({volume.last_image})"
+    return f"{volume.status}: {whose}, {where}"[:200]
+
+
+def execute(
+    actor, plan: CleanupPlan, *, now=False, source=None, request=None
+) -> CleanupPlan:
+    """Approve the plan and run it: in a worker, or `now` (the command line).
+    Each volume is checked again when its turn comes."""
+    with transaction.atomic():
+        plan = CleanupPlan.objects.select_for_update().get(pk=plan.pk)
+        if plan.state != CleanupPlan.State.DRAFT:
+            raise CleanupInvalid(f"this plan is {plan.state}: make a new one")
+        plan.state = CleanupPlan.State.EXECUTING
+        plan.approved_by = actor
+        plan.executed_at = timezone.now()
+        plan.save(update_fields=["state", "approved_by", "executed_at"])
+        audit.record(actor, "cleanup.approved", plan, source=source, request=request)
+        if not now:
+            transaction.on_commit(lambda: tasks.execute_cleanup.delay(plan.pk))
+    return run_plan(plan.pk) if now else plan
+
+
+def run_plan(plan_id) -> CleanupPlan:
+    """Remove exactly the planned volumes that are still unused."""
+    plan = CleanupPlan.objects.get(pk=plan_id)
+    if plan.state != CleanupPlan.State.EXECUTING:
+        return plan
+    for item in plan.items.filter(result="").select_related("endpoint"):
+        _execute_item(item)
+    results = {
+        row["result"]: row["n"]
+        for row in plan.items.values("result").annotate(n=Count("id"))
+    }
+    reclaimed = plan.items.filter(result=CleanupItem.Result.REMOVED).aggregate(
+        total=Sum("size_bytes")
+    )["total"]
+    with transaction.atomic():
+        plan.state = CleanupPlan.State.DONE
+        plan.finished_at = timezone.now()
+        plan.reclaimed_bytes = reclaimed or 0
+        plan.save(update_fields=["state", "finished_at", "reclaimed_bytes"])
+        audit.record(
+            plan.approved_by,
+            "cleanup.executed",
+            plan,
+            {
+                "results": results,
+                "reclaimed_bytes": plan.reclaimed_bytes,
+                "approved_by": plan.approved_by.get_username()
+                if plan.approved_by
+                else "",
+                "removed": list(
+                    plan.items.filter(result=CleanupItem.Result.REMOVED).values_list(
+                        "volume_name", flat=True
+                    )[:1000]
+                ),
+            },
+            source=SYSTEM,
+        )
+    return plan
+
+
+def _execute_item(item):
+    connection = connection_for(item.endpoint)
+    try:
+        users = engine.volume_users(connection, item.volume_name)
+        if users:
+            result, detail = (
+                CleanupItem.Result.SKIPPED_IN_USE,
+                f"used by {', '.join(users)}",
+            )
+        elif engine.remove_volume(connection, item.volume_name):
+            result, detail = CleanupItem.Result.REMOVED, ""
+        else:
+            result, detail = CleanupItem.Result.NOT_FOUND, "already gone"
+    except engine.EngineConflict as error:
+        result, detail = CleanupItem.Result.SKIPPED_IN_USE, error.message
+    except engine.EngineError as error:
+        result, detail = CleanupItem.Result.ERROR, error.message
+    item.result, item.detail = result, detail[:1000]
+    item.save(update_fields=["result", "detail"])
+    if result in (CleanupItem.Result.REMOVED, CleanupItem.Result.NOT_FOUND):
+        Volume.objects.filter(endpoint=item.endpoint, name=item.volume_name).update(
+            present=False
+        )
