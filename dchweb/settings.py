@@ -237,6 +237,13 @@ DCHWEB_MAX_CONTEXT_UNPACKED_BYTES = env_int(
     "DCHWEB_MAX_CONTEXT_UNPACKED_BYTES", 4 * 1024 * 1024 * 1024
 )
 
+# --- Volume ledger -----------------------------------------------------------------
+
+DCHWEB_VOLUME_REFRESH_INTERVAL_SECONDS = env_int("DCHWEB_VOLUME_REFRESH_INTERVAL", 300)
+# Off (0) unless set: remove this installation's orphaned volumes older than
+# this many days, with the same plan and audit trail as an admin's clean-up.
+DCHWEB_REAP_ORPHANED_VOLUMES_DAYS = env_int("DCHWEB_REAP_ORPHANED_VOLUMES_DAYS", 0)
+
 # --- Celery: where it runs (its task policy is in dchweb/celery.py) ----------
 
 REDIS_URL = env_str("DCHWEB_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -258,6 +265,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "hosts.tasks.check_registry_trust",
         "schedule": float(env_int("DCHWEB_REGISTRY_TRUST_INTERVAL", 3600)),
         "options": {"expires": 3600.0},
+    },
+    "refresh-volumes": {
+        "task": "hosts.tasks.refresh_volumes",
+        "schedule": float(DCHWEB_VOLUME_REFRESH_INTERVAL_SECONDS),
+        "options": {"expires": float(DCHWEB_VOLUME_REFRESH_INTERVAL_SECONDS)},
     },
     # Per endpoint, one at a time under a lease (hosts/reconciler.py); also
     # reaps expired build hosts and resumes provisions a dead worker left.

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from hosts import audit, engine, images, installation, leases, pki
+from hosts import audit, engine, images, installation, leases, pki, volumes
 from hosts.models import AuditEvent, BuildHost, BuildHostStep, Registry
 from hosts.probes import connection_for
 
@@ -206,6 +206,7 @@ def _rollback(run) -> str:
         if not kept:
             for name in host.volume_names:
                 engine.remove_volume(run.connection, name)
+            volumes.note_build_host_volumes(host, "gone")
     except engine.EngineError as error:
         _finish(step, BuildHostStep.Status.FAILED, error.message, error.reason)
         return error.message
@@ -246,6 +247,7 @@ def _create_volumes(run):
         engine.create_volume(
             run.connection, host.volume_name(role), labels(host, role), options
         )
+    volumes.note_build_host_volumes(host, "attached")
     return ", ".join(host.volume_names)
 
 
@@ -476,10 +478,13 @@ def _remove_volumes(run):
         for name in run.host.volume_names
         if engine.remove_volume(run.connection, name)
     ]
+    volumes.note_build_host_volumes(run.host, "gone")
     return "removed " + (", ".join(gone) or "nothing (already gone)")
 
 
 def _mark_removed(host):
+    if not host.remove_volumes:
+        volumes.note_build_host_volumes(host, "detached")
     kept_until = None
     if (
         not host.remove_volumes

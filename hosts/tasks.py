@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.conf import settings
 
 from hosts import probes, registries, services
 
@@ -99,6 +100,8 @@ def refresh_volumes(endpoint_id: int | None = None) -> int:
     results = volumes.refresh_all(endpoint_id)
     for endpoint in _endpoints(endpoint_id):
         volumes.measure_sizes(endpoint)
+    if settings.DCHWEB_REAP_ORPHANED_VOLUMES_DAYS and endpoint_id is None:
+        volumes.reap_orphaned(settings.DCHWEB_REAP_ORPHANED_VOLUMES_DAYS)
     return sum(result.volumes for result in results)
 
 

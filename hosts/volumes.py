@@ -163,6 +163,58 @@ def _vic_size(row, seen, now):
         row.size_measured_at = now
 
 
+def note_build_host_volumes(host, change: str) -> None:
+    """Provisioning and removal keep the ledger current for their own two
+    volumes without a rescan: `change` is "attached", "detached" or "gone"."""
+    now = timezone.now()
+    mine = Volume.objects.filter(endpoint=host.endpoint, name__in=host.volume_names)
+    if change == "gone":
+        mine.update(present=False, last_seen=now)
+        return
+    if change == "detached":
+        mine.update(
+            status=Volume.Status.ORPHANED,
+            attached_to=[],
+            detached_since=now,
+            last_seen=now,
+        )
+        return
+    for role in ("docker-data", "certs"):
+        Volume.objects.update_or_create(
+            endpoint=host.endpoint,
+            name=host.volume_name(role),
+            defaults={
+                "managed": True,
+                "installation": installation.installation_id(),
+                "build_host": host,
+                "role": role,
+                "owner_name": host.owner.get_username(),
+                "status": Volume.Status.IN_USE,
+                "attached_to": [host.container_name],
+                "last_container": host.container_name,
+                "last_image": host.image,
+                "last_seen": now,
+                "last_attached": now,
+                "detached_since": None,
+                "present": True,
+            },
+        )
+
+
+def reap_orphaned(days: int):
+    """The optional policy (off unless DCHWEB_REAP_ORPHANED_VOLUMES_DAYS):
+    this installation's orphaned volumes older than `days`, by the same plan
+    and audit trail an admin's clean-up has."""
+    plan = make_plan(
+        None,
+        {"status": Volume.Status.ORPHANED, "older_than_days": days},
+        source=SYSTEM,
+    )
+    if not plan.items.exists():
+        return plan
+    return execute(None, plan, now=True, source=SYSTEM)
+
+
 def measure_sizes(endpoint) -> int:
     """Store each volume's size with its "as of" time; returns how many. (A
     VCH has no `system df`: its sizes come with the refresh, from Capacity.)"""

@@ -185,3 +185,21 @@ def test_the_ledger_is_for_admins_only(endpoint, django_user_model, admin):
         == 403
     )
     assert as_admin.get("/api/v1/volumes").status_code == 200
+
+
+def test_the_optional_reap_policy_uses_a_plan_and_the_audit_trail(
+    kept_host, endpoint, engine
+):
+    from hosts.models import AuditEvent
+
+    volumes.refresh(endpoint)
+
+    plan = volumes.reap_orphaned(0)
+
+    assert plan.state == "done"
+    assert sorted(plan.items.values_list("volume_name", flat=True)) == sorted(
+        kept_host.volume_names
+    )
+    assert not set(kept_host.volume_names) & {v.name for v in engine.volumes.list()}
+    event = AuditEvent.objects.get(action="cleanup.executed", object_id=str(plan.pk))
+    assert event.source == "task" and event.details["results"] == {"removed": 2}
