@@ -3,7 +3,7 @@
 
 from django import forms
 
-from hosts.models import Certificate, Endpoint
+from hosts.models import Certificate, Endpoint, Registry
 
 
 class CertificateUploadForm(forms.Form):
@@ -88,3 +88,98 @@ class EndpointForm(forms.Form):
     max_build_hosts = forms.IntegerField(
         label="Max build hosts", min_value=1, max_value=1000, initial=10
     )
+
+
+# The build-host service names its settings by their data keys.
+_BUILD_HOST_SERVICE_FIELDS = {
+    "endpoint_id": "endpoint",
+    "registry_ids": "registries",
+    "name": "name",
+    "disk_gb": "disk_gb",
+    "ttl_minutes": "ttl_minutes",
+    "volume_policy": "volume_policy",
+}
+
+
+class BuildHostForm(forms.Form):
+    """Shape only; hosts/buildhosts.py checks ranges, caps and the endpoint."""
+
+    endpoint = forms.ModelChoiceField(
+        queryset=Endpoint.objects.exclude(health=Endpoint.Health.DISABLED),
+        empty_label=None,
+        help_text="Endpoints an admin has disabled are not offered.",
+    )
+    name = forms.CharField(
+        max_length=63,
+        required=False,
+        help_text="Optional: letters, digits, '.', '_' or '-'. "
+        "Left empty, dchweb names it after you and the time.",
+    )
+    disk_gb = forms.IntegerField(label="Disk (GB)", initial=20)
+    ttl_minutes = forms.IntegerField(
+        label="Time to live (minutes)",
+        initial=8 * 60,
+        help_text="Removed when it runs out; you can extend it later.",
+    )
+    volume_policy = forms.ChoiceField(
+        label="Volumes when the host is removed",
+        choices=(
+            ("delete", "Delete them"),
+            ("keep", "Keep them"),
+            ("keep_days", "Keep them for some days"),
+        ),
+        initial="delete",
+    )
+    keep_days = forms.IntegerField(
+        label="Days to keep them",
+        required=False,
+        initial=7,
+        help_text="Only with “Keep them for some days”.",
+    )
+    registries = forms.ModelMultipleChoiceField(
+        label="Registries it trusts",
+        queryset=Registry.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Their CA certificates go in before the first start, and the "
+        "host must be able to log in to each before it is ready.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault(
+                "registries", list(Registry.objects.values_list("pk", flat=True))
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("volume_policy") == "keep_days" and (
+            cleaned.get("keep_days") is None and "keep_days" not in self.errors
+        ):
+            self.add_error("keep_days", "Say how many days to keep the volumes.")
+        return cleaned
+
+    def service_data(self) -> dict:
+        """The cleaned form as hosts/buildhosts.create_build_host's data."""
+        data = self.cleaned_data
+        policy = data["volume_policy"]
+        if policy == "keep_days":
+            days = data.get("keep_days")
+            policy = f"keep_days:{'' if days is None else days}"
+        return {
+            "endpoint_id": data["endpoint"].pk,
+            "registry_ids": [registry.pk for registry in data["registries"]],
+            "name": data["name"],
+            "disk_gb": data["disk_gb"],
+            "ttl_minutes": data["ttl_minutes"],
+            "volume_policy": policy,
+        }
+
+    def add_service_error(self, field, message) -> None:
+        name = _BUILD_HOST_SERVICE_FIELDS.get(field)
+        if name == "volume_policy" and self.cleaned_data.get("volume_policy") == (
+            "keep_days"
+        ):
+            name = "keep_days"
+        self.add_error(name, message)

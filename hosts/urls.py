@@ -4,6 +4,23 @@ from hosts import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("build-hosts/", views.build_hosts, name="build_hosts"),
+    path("build-hosts/<uuid:build_host_id>/", views.build_host, name="build_host"),
+    path(
+        "build-hosts/<uuid:build_host_id>/extend",
+        views.build_host_extend,
+        name="build_host_extend",
+    ),
+    path(
+        "build-hosts/<uuid:build_host_id>/remove",
+        views.build_host_remove,
+        name="build_host_remove",
+    ),
+    path(
+        "build-hosts/<uuid:build_host_id>/tls-bundle",
+        views.build_host_tls_bundle,
+        name="build_host_tls_bundle",
+    ),
     path("endpoints/", views.endpoints, name="endpoints"),
     path(
         "endpoints/<int:endpoint_id>/<slug:action>/",

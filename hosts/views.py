@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
@@ -16,15 +17,22 @@ from django.views.decorators.http import (
     require_safe,
 )
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 from kombu.exceptions import OperationalError
 
+from hosts import buildhosts, health, pki, provisioning, services, tasks, tokens
 from hosts import certificates as certificate_service
 from hosts import endpoints as endpoint_service
-from hosts import health, pki, services, tasks, tokens
 from hosts import registries as registry_service
-from hosts.forms import CertificateUploadForm, EndpointForm, RegistryForm
+from hosts.api.build_hosts import bundle_response
+from hosts.forms import (
+    BuildHostForm,
+    CertificateUploadForm,
+    EndpointForm,
+    RegistryForm,
+)
 from hosts.htmx import wants_partial
-from hosts.models import CertificateAuthority, Endpoint, Registry
+from hosts.models import BuildHost, CertificateAuthority, Endpoint, Registry
 from hosts.permissions import is_admin
 
 AUDIT_PAGE_SIZE = 50
@@ -39,12 +47,303 @@ def _page_or_fragment(request, page, fragment, context):
 
 
 @require_safe
-@vary_on_headers("HX-Request")
+@vary_on_headers("HX-Request", "HX-Target")
 def home(request):
+    """My build hosts and endpoint health. Each panel polls this URL for
+    itself: the HTMX target names the fragment it wants."""
+    if wants_partial(request) and request.htmx.target == "my-build-hosts":
+        context = _my_build_hosts_context(request.user)
+        return render(request, "hosts/partials/my_build_hosts.html", context)
     context = {"endpoints": Endpoint.objects.all()}
+    if not wants_partial(request):
+        context.update(_my_build_hosts_context(request.user))
     return _page_or_fragment(
         request, "hosts/home.html", "hosts/partials/endpoint_health.html", context
     )
+
+
+def _my_build_hosts_context(user):
+    hosts = _with_expiry(
+        BuildHost.objects.filter(
+            owner=user, state__in=BuildHost.ACTIVE_STATES
+        ).select_related("endpoint")
+    )
+    return {
+        "my_hosts": hosts,
+        "my_polling": any(not host.is_settled for host in hosts),
+    }
+
+
+# /build-hosts/ ----------------------------------------------------------------
+
+BUILD_HOST_LIST_SIZE = 100
+
+# The timeline in words: each provisioning step, and the removal's.
+STEP_LABELS = {
+    "pull_image": "Pull the build-host image",
+    "create_volumes": "Create the data and certs volumes",
+    "create_container": "Create the container",
+    "inject_certs": "Put the certificates in",
+    "start": "Start it with mutual TLS",
+    "wait_ready": "Wait until its API answers",
+    "verify_registry": "Log in to the registries",
+    "rollback": "Clean up after the failure",
+    "remove_container": "Remove the container",
+    "remove_volumes": "Remove the volumes",
+}
+
+# Failure reasons (hosts/engine.py, hosts/provisioning.py, hosts/failures.py,
+# the reconciler) in plain words; an unknown one is shown as it is.
+REASON_WORDS = {
+    "image_not_found": "the image is not in the registry",
+    "login_refused": "the registry refused the login",
+    "unauthorized": "the registry refused the login",
+    "unknown_authority": "a certificate is signed by a CA that is not trusted",
+    "hostname_mismatch": "a certificate does not name the address it was reached at",
+    "client_certificate_missing": "the engine wants a client certificate",
+    "client_certificate_rejected": "the engine refused dchweb's client certificate",
+    "tls_not_served": "TLS was expected but the other side does not speak it",
+    "tls_required": "the other side speaks only TLS",
+    "tls": "the TLS handshake failed",
+    "connection_refused": "nothing answers at that address",
+    "connection_reset": "the connection was cut",
+    "unknown_host": "the host name does not resolve",
+    "timeout": "no answer in time",
+    "unreachable": "the endpoint does not answer",
+    "out_of_disk": "the endpoint is out of disk space",
+    "conflict": "a name is already taken on the engine",
+    "not_found": "the engine did not find it",
+    "no_port": "the engine published no port for the host's API",
+    "host_exited": "the build host stopped right after it started",
+    "not_ready": "the build host's API did not answer in time",
+    "missing": "the container vanished from the engine",
+    "adopted": "dchweb lost its record of this host and found it again",
+    "internal": "dchweb itself failed at this step",
+}
+
+_EXTENDABLE_STATES = (
+    BuildHost.State.REQUESTED,
+    BuildHost.State.PROVISIONING,
+    BuildHost.State.READY,
+    BuildHost.State.BUSY,
+)
+_REMOVABLE_STATES = (
+    BuildHost.State.REQUESTED,
+    BuildHost.State.PROVISIONING,
+    BuildHost.State.READY,
+    BuildHost.State.BUSY,
+    BuildHost.State.FAILED,
+)
+
+
+def _with_expiry(hosts):
+    """The hosts as a list, each marked when it expires soon."""
+    hosts = list(hosts)
+    now = timezone.now()
+    for host in hosts:
+        host.expiring = buildhosts.expires_soon(host, now)
+    return hosts
+
+
+def _build_host_rows(user):
+    return _with_expiry(buildhosts.visible_to(user)[:BUILD_HOST_LIST_SIZE])
+
+
+def _build_host_list_context(request, form):
+    hosts = _build_host_rows(request.user)
+    return {
+        "hosts": hosts,
+        "polling": any(not host.is_settled for host in hosts),
+        "show_owner": is_admin(request.user),
+        "list_size": BUILD_HOST_LIST_SIZE,
+        "form": form,
+    }
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@vary_on_headers("HX-Request")
+def build_hosts(request):
+    """Your build hosts (admins: everyone's) and the "New build host" form.
+    The table polls itself while a host in it is changing. A created host
+    opens its own page; a refused request shows the form again with the
+    reason (400 for bad input, 409 for a cap or a conflict)."""
+    if request.method != "POST":
+        context = _build_host_list_context(request, BuildHostForm())
+        return _page_or_fragment(
+            request,
+            "hosts/build_hosts.html",
+            "hosts/partials/build_host_table.html",
+            context,
+        )
+    form = BuildHostForm(request.POST)
+    host, status = _create_build_host(request, form)
+    if host is not None:
+        messages.success(request, f"Build host “{host.name}” requested.")
+        url = reverse("build_host", args=[host.pk])
+        if wants_partial(request):
+            return HttpResponseClientRedirect(url)
+        return redirect(url)
+    if wants_partial(request):
+        return render(
+            request,
+            "hosts/partials/build_host_form.html",
+            {"form": form},
+            status=status,
+        )
+    context = _build_host_list_context(request, form)
+    return render(request, "hosts/build_hosts.html", context, status=status)
+
+
+def _create_build_host(request, form):
+    """(the new host, None) or (None, the status that says why not)."""
+    if not form.is_valid():
+        return None, 400
+    try:
+        host, _ = buildhosts.create_build_host(
+            request.user, form.service_data(), request=request
+        )
+    except buildhosts.BuildHostInvalid as error:
+        form.add_service_error(error.field, error.message)
+        return None, 400
+    except buildhosts.BuildHostConflict as error:
+        form.add_error(None, error.message)
+        return None, 409
+    return host, None
+
+
+def _visible_build_host(request, build_host_id):
+    try:
+        return buildhosts.get_visible(request.user, build_host_id)
+    except buildhosts.BuildHostNotFound:
+        raise Http404("No such build host.") from None
+
+
+def _timeline(host):
+    """One row per provisioning step (its latest attempt, or pending), then
+    the steps outside the seven (rollback, removal) as they happened."""
+    steps = list(host.steps.all())
+    latest = {}
+    for step in steps:
+        latest[step.name] = step
+    rows = []
+    for name in provisioning.STEPS:
+        step = latest.get(name)
+        rows.append(_timeline_row(name, step))
+    for step in steps:
+        if step.name not in provisioning.STEPS:
+            rows.append(_timeline_row(step.name, step))
+    return rows
+
+
+def _timeline_row(name, step):
+    row = {"name": name, "label": STEP_LABELS.get(name, name), "step": step}
+    row["status"] = step.status if step else "pending"
+    if step and step.reason:
+        row["reason_words"] = REASON_WORDS.get(step.reason, step.reason)
+    return row
+
+
+def _build_host_context(host):
+    failed_step = None
+    if host.state == BuildHost.State.FAILED:
+        failed_step = (
+            host.steps.filter(status="failed")
+            .exclude(name="rollback")
+            .order_by("-started_at", "-id")
+            .first()
+        )
+    reason = host.error_reason
+    return {
+        "host": host,
+        "timeline": _timeline(host),
+        "failed_step": failed_step,
+        "failed_step_label": STEP_LABELS.get(
+            failed_step.name if failed_step else host.step, host.step
+        ),
+        "reason_words": REASON_WORDS.get(reason, reason) if reason else "",
+        "expiring": buildhosts.expires_soon(host),
+        "can_extend": host.state in _EXTENDABLE_STATES,
+        "can_remove": host.state in _REMOVABLE_STATES,
+        "connectable": host.state in (BuildHost.State.READY, BuildHost.State.BUSY)
+        and bool(host.docker_host),
+        "has_bundle": bool(host.owner_cert_pem),
+    }
+
+
+@require_safe
+@vary_on_headers("HX-Request")
+def build_host(request, build_host_id):
+    """One build host: its state and step timeline (polled every second
+    until it settles), how to connect, extend and remove."""
+    host = _visible_build_host(request, build_host_id)
+    return _page_or_fragment(
+        request,
+        "hosts/build_host.html",
+        "hosts/partials/build_host_status.html",
+        _build_host_context(host),
+    )
+
+
+def _build_host_changed(request, host, status=200):
+    """After extend or remove: the status fragment, or back to the page."""
+    if not wants_partial(request):
+        return redirect("build_host", host.pk)
+    host = _visible_build_host(request, host.pk)
+    return render(
+        request,
+        "hosts/partials/build_host_status.html",
+        _build_host_context(host),
+        status=status,
+    )
+
+
+@require_POST
+def build_host_extend(request, build_host_id):
+    """Another hour for the host."""
+    host = _visible_build_host(request, build_host_id)
+    try:
+        host = buildhosts.extend(request.user, host, 60, request=request)
+    except buildhosts.BuildHostConflict as error:
+        messages.error(request, f"Not extended: {error.message}.")
+    else:
+        local = timezone.localtime(host.expires_at)
+        messages.success(request, f"Extended: it now expires {local:%Y-%m-%d %H:%M}.")
+    return _build_host_changed(request, host)
+
+
+@require_POST
+def build_host_remove(request, build_host_id):
+    """Remove the host, deleting or keeping its volumes. Asking again for a
+    host already on its way out changes nothing."""
+    host = _visible_build_host(request, build_host_id)
+    volumes = request.POST.get("volumes") or None
+    try:
+        was = host.state
+        host = buildhosts.request_removal(request.user, host, volumes, request=request)
+    except buildhosts.BuildHostInvalid as error:
+        messages.error(request, f"Not removed: {error.message}.")
+        return _build_host_changed(request, host, status=400)
+    if was in (BuildHost.State.REMOVING, BuildHost.State.REMOVED):
+        messages.info(request, f"“{host.name}” is already {was}.")
+    else:
+        kept = "deleting" if host.remove_volumes else "keeping"
+        messages.success(request, f"Removing “{host.name}”, {kept} its volumes.")
+    return _build_host_changed(request, host)
+
+
+@require_safe
+def build_host_tls_bundle(request, build_host_id):
+    """The owner's TLS bundle as a zip download (owner and admins only)."""
+    host = _visible_build_host(request, build_host_id)
+    try:
+        return bundle_response(host)
+    except buildhosts.BuildHostConflict as error:
+        return render(
+            request,
+            "hosts/build_host_no_bundle.html",
+            {"host": host, "message": error.message},
+            status=409,
+        )
 
 
 def _submit_create_form(request, form_class, create, *, refusal, success, page):
