@@ -113,9 +113,7 @@ def create_build_host(
                 request=request,
             )
             if provision:
-                transaction.on_commit(
-                    lambda: tasks.provision_build_host.delay(str(host.pk))
-                )
+                tasks.enqueue_on_commit(tasks.provision_build_host, str(host.pk))
     except IntegrityError:
         # Two requests with one key at once: the loser returns the winner's.
         earlier = _earlier_request(actor, key, fingerprint) if key else None
@@ -382,7 +380,7 @@ def request_removal(
             source=source or (None if request else AuditEvent.Source.TASK),
             request=request,
         )
-        transaction.on_commit(lambda: tasks.remove_build_host.delay(str(host.pk)))
+        tasks.enqueue_on_commit(tasks.remove_build_host, str(host.pk))
     return host
 
 

@@ -103,7 +103,7 @@ def create_build(
             )
             if then is not None:
                 then(build)
-            transaction.on_commit(lambda: tasks.run_build.delay(str(build.pk)))
+            tasks.enqueue_on_commit(tasks.run_build, str(build.pk))
     except BaseException:
         contexts.discard(context.name)
         raise

@@ -66,7 +66,7 @@ def create(actor, data: dict, *, source=None, request=None) -> Deployment:
             source=source,
             request=request,
         )
-        transaction.on_commit(lambda: tasks.deploy.delay(str(deployment.pk)))
+        tasks.enqueue_on_commit(tasks.deploy, str(deployment.pk))
     return deployment
 
 
@@ -90,9 +90,13 @@ def run(deployment_id) -> str:
         .filter(pk=deployment_id)
         .first()
     )
-    if deployment is None or deployment.state != Deployment.State.REQUESTED:
+    # Taken by one run only, even when a resumed task and the original race.
+    taken = Deployment.objects.filter(
+        pk=deployment_id, state=Deployment.State.REQUESTED
+    ).update(state=Deployment.State.STARTING)
+    if deployment is None or not taken:
         return "skipped"
-    _set(deployment, state=Deployment.State.STARTING)
+    deployment.state = Deployment.State.STARTING
     connection = connection_for(deployment.endpoint)
     try:
         auth = deployment.registry.auth_config() if deployment.registry else None
@@ -184,7 +188,7 @@ def request_removal(actor, deployment, *, source=None, request=None) -> Deployme
         audit.record(
             actor, "deployment.removed", deployment, source=source, request=request
         )
-        transaction.on_commit(lambda: tasks.remove_deployment.delay(str(deployment.pk)))
+        tasks.enqueue_on_commit(tasks.remove_deployment, str(deployment.pk))
     return deployment
 
 

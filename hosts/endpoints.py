@@ -316,13 +316,6 @@ def _describe(endpoint) -> dict:
 
 
 def _probe_on_commit(endpoint_id: int) -> None:
-    transaction.on_commit(lambda: _enqueue_probe(endpoint_id))
-
-
-def _enqueue_probe(endpoint_id: int) -> None:
-    """A broker that is down must not undo the change: the periodic probe
-    catches up. Logged, not raised."""
-    try:
-        tasks.probe_endpoint.delay(endpoint_id)
-    except Exception:
-        logger.exception("could not enqueue a probe of endpoint %s", endpoint_id)
+    # A broker that is down must not undo the change: the periodic probe
+    # catches up.
+    tasks.enqueue_on_commit(tasks.probe_endpoint, endpoint_id)

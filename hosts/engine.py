@@ -743,7 +743,9 @@ def build_image(
     image_id = ""
     with open(context_path, "rb") as context, open_client(slow) as client:
         for auth in logins:
-            _login_for_build(client, auth)
+            failed = _login_for_build(client, auth)
+            if failed:
+                output(f"note: login to {auth['serveraddress']} refused ({failed})\n")
         chunks = client.api.build(
             fileobj=context,
             custom_context=True,
@@ -766,7 +768,9 @@ def build_image(
 
 def _login_for_build(client, auth):
     """docker-py keeps a successful login in memory and sends it with the
-    build (X-Registry-Config), which is how FROM pulls a private image."""
+    build (X-Registry-Config), which is how FROM pulls a private image. A
+    refused login is not the build's failure (FROM may not need it): it
+    returns the reason, and a pull that needed it fails on its own."""
     try:
         client.login(
             username=auth["username"],
@@ -776,9 +780,10 @@ def _login_for_build(client, auth):
             dockercfg_path="/nonexistent/dchweb/config.json",
         )
     except docker.errors.APIError as error:
-        raise _stream_api_failure(error) from error
+        return _registry_said(failures.full_text(error))
     except (docker.errors.DockerException, requests.RequestException, OSError) as e:
         raise classify(e) from e
+    return ""
 
 
 def push_image(connection, ref, auth, *, output, stop):

@@ -767,6 +767,8 @@ class CleanupPlan(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
     total_bytes = models.BigIntegerField(default=0)
     reclaimed_bytes = models.BigIntegerField(default=0)
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     executed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -11,6 +11,8 @@ from datetime import timedelta
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
 from hosts import probes, registries, services
 
@@ -21,6 +23,20 @@ LEASE_RETRIES = 600
 # A host untouched this long while "requested" has lost its task (a broker
 # restart, say); younger ones may just be waiting in the queue.
 QUEUE_GRACE = timedelta(seconds=60)
+
+
+def enqueue_on_commit(task, *args) -> None:
+    """Send `task` once the current transaction commits. A broker that is down
+    must not undo the change nor fail the request: the row is saved, and the
+    periodic reconciler takes up whatever it finds waiting. Logged, not raised."""
+
+    def send():
+        try:
+            task.delay(*args)
+        except Exception:
+            logger.exception("could not enqueue %s%r: resumed later", task.name, args)
+
+    transaction.on_commit(send)
 
 
 @shared_task(bind=True)
@@ -112,11 +128,12 @@ def _endpoints(endpoint_id):
     return found.filter(pk=endpoint_id) if endpoint_id else found
 
 
-@shared_task
-def execute_cleanup(plan_id: int) -> str:
-    from hosts import volumes
+@shared_task(bind=True)
+def execute_cleanup(self, plan_id: int) -> str:
+    from hosts import leases, volumes
 
-    return volumes.run_plan(plan_id).state
+    worker = leases.worker_identity(self.request.hostname)
+    return volumes.run_plan(plan_id, worker).state
 
 
 @shared_task
@@ -140,10 +157,19 @@ def reconcile_endpoint(endpoint_id: int) -> dict:
 def resume_interrupted(grace=timedelta(0)) -> int:
     """Enqueue the provision or removal of every host nobody works on, and
     every unfinished build nobody runs."""
-    from hosts import building, provisioning
-    from hosts.models import BuildHost
+    from hosts import building, provisioning, volumes
+    from hosts.models import BuildHost, Deployment
 
     count = 0
+    for plan_id in volumes.interrupted_plans(grace=grace).values_list("pk", flat=True):
+        execute_cleanup.delay(plan_id)
+        count += 1
+    waiting = Deployment.objects.filter(
+        state=Deployment.State.REQUESTED, updated_at__lte=timezone.now() - grace
+    )
+    for deployment_id in waiting.values_list("pk", flat=True):
+        deploy.delay(str(deployment_id))
+        count += 1
     for build_id in building.interrupted(grace=grace).values_list("pk", flat=True):
         run_build.delay(str(build_id))
         count += 1
@@ -164,12 +190,14 @@ def _resume_after_restart(sender=None, **_):
     """A worker restarted after it was killed: what its previous life was
     provisioning or removing is taken up at once, not when leases expire."""
     from hosts import leases
-    from hosts.models import Build, BuildHost
+    from hosts.models import Build, BuildHost, CleanupPlan
 
     node = getattr(sender, "hostname", "") or ""
     try:
         released = sum(
-            leases.release_node(model, node) for model in (BuildHost, Build) if node
+            leases.release_node(model, node)
+            for model in (BuildHost, Build, CleanupPlan)
+            if node
         )
         resumed = resume_interrupted()
     except Exception:

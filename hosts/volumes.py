@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from hosts import audit, engine, installation, tasks
+from hosts import audit, engine, installation, leases, tasks
 from hosts.models import (
     AuditEvent,
     BuildHost,
@@ -391,17 +391,38 @@ def execute(
         plan.save(update_fields=["state", "approved_by", "executed_at"])
         audit.record(actor, "cleanup.approved", plan, source=source, request=request)
         if not now:
-            transaction.on_commit(lambda: tasks.execute_cleanup.delay(plan.pk))
+            tasks.enqueue_on_commit(tasks.execute_cleanup, plan.pk)
     return run_plan(plan.pk) if now else plan
 
 
-def run_plan(plan_id) -> CleanupPlan:
-    """Remove exactly the planned volumes that are still unused."""
+def run_plan(plan_id, worker="") -> CleanupPlan:
+    """Remove exactly the planned volumes that are still unused. Safe to run
+    again after a worker died: it goes on with the items not done yet."""
     plan = CleanupPlan.objects.get(pk=plan_id)
     if plan.state != CleanupPlan.State.EXECUTING:
         return plan
-    for item in plan.items.filter(result="").select_related("endpoint"):
-        _execute_item(item)
+    worker = worker or leases.worker_identity("inline")
+    if not leases.take(CleanupPlan, plan.pk, worker):
+        return plan
+    try:
+        for item in plan.items.filter(result="").select_related("endpoint"):
+            leases.take(CleanupPlan, plan.pk, worker)
+            _execute_item(item)
+        return _finish_plan(plan)
+    finally:
+        leases.release(CleanupPlan, plan.pk, worker)
+
+
+def interrupted_plans(now=None, grace=timedelta(0)):
+    now = now or timezone.now()
+    return CleanupPlan.objects.filter(
+        leases.unowned(now),
+        state=CleanupPlan.State.EXECUTING,
+        executed_at__lte=now - grace,
+    )
+
+
+def _finish_plan(plan):
     results = {
         row["result"]: row["n"]
         for row in plan.items.values("result").annotate(n=Count("id"))
