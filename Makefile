@@ -29,6 +29,9 @@ integration: venv devstack
 browser: venv devstack
 	$(IN_DEVSTACK) $(VENV)/bin/pytest -m browser $(PYTEST_ARGS)
 
+faults: venv devstack
+	$(IN_DEVSTACK) $(VENV)/bin/pytest -m faults $(PYTEST_ARGS)
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -250,3 +250,45 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+# --- The devstack as dchweb rows, and what a test leaves on its engine -------------
+
+
+@pytest.fixture
+def endpoint(devstack, build_host_image):
+    from tests.support import world
+
+    return world.devstack_endpoint(devstack)
+
+
+@pytest.fixture
+def registry(devstack):
+    from tests.support import world
+
+    return world.devstack_registry(devstack)
+
+
+@pytest.fixture
+def developer(django_user_model):
+    from tests.support import world
+
+    return world.developer(django_user_model)
+
+
+@pytest.fixture
+def leftovers(engine):
+    """Removes whatever this test's installation left on the engine, after
+    the test has had its say about it."""
+    yield
+    label = f"io.dchweb.installation={_installation_id()}"
+    for container in engine.containers.list(all=True, filters={"label": label}):
+        container.remove(force=True, v=True)
+    for volume in engine.volumes.list(filters={"label": label}):
+        volume.remove(force=True)
+
+
+def _installation_id():
+    from hosts import installation
+
+    return installation.installation_id()
