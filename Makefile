@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 IN_DEVSTACK := devstack/exec
 PYTEST_ARGS ?=
 
-.PHONY: run test lint venv devstack devstack-down unit integration browser clean
+.PHONY: run test lint venv devstack devstack-down unit integration browser faults clean
 
 ## the dashboard on the devstack at http://127.0.0.1:8000/ (Ctrl-C stops it all)
 run: venv devstack

@@ -32,6 +32,10 @@ _NEEDLES = (
     ("no address associated", "unknown_host"),
     ("failed to resolve", "unknown_host"),
     ("connection reset", "connection_reset"),
+    # The peer went away mid-request (an engine stopping, a proxy cut).
+    ("remote end closed connection", "connection_reset"),
+    ("connection aborted", "connection_reset"),
+    ("broken pipe", "connection_reset"),
 )
 
 

@@ -86,10 +86,12 @@ def _reconcile(endpoint, now) -> dict:
     }
     grace = now - timedelta(seconds=settings.DCHWEB_RECONCILE_GRACE_SECONDS)
     done = defaultdict(list)
-    for host_id, container in containers.items():
-        _container_seen(
+    for host_id, container in list(containers.items()):
+        removed = _container_seen(
             connection, endpoint, hosts.get(host_id), host_id, container, grace, done
         )
+        if removed:
+            del containers[host_id]  # its volumes may go in this same pass
     for host_id, host in hosts.items():
         if host.state in RUNNING_STATES and host_id not in containers:
             _container_missing(host, grace, done)
@@ -138,18 +140,21 @@ def _young(item, grace) -> bool:
 
 
 def _container_seen(connection, endpoint, host, host_id, container, grace, done):
+    """Adopt, reset the misses, or finish a removal; True if it removed it."""
     if host is None:
         if not _young(container, grace):
             _adopt(endpoint, host_id, container, done)
-        return
+        return False
     if host.state in RUNNING_STATES:
         if host.missed_listings:
             BuildHost.objects.filter(pk=host.pk).update(missed_listings=0)
-        return
+        return False
     if host.state in ENDED_STATES and not _young(container, grace):
         # A removal or a rollback that did not finish: finish it.
         engine.remove_container(connection, container.id)
         done["containers_removed"].append(container.name)
+        return True
+    return False
 
 
 def _adopt(endpoint, host_id, container, done):

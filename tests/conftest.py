@@ -156,7 +156,11 @@ def _wait_for_worker(app, name_prefix, worker, log_path, timeout=60):
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             pytest.fail(f"the Celery worker exited: {log_path.read_text()[-3000:]}")
-        replies = app.control.ping(timeout=1.0)
+        try:
+            replies = app.control.ping(timeout=1.0)
+        except Exception:  # a broker restarted under a pooled connection
+            time.sleep(0.2)
+            continue
         if any(name.startswith(name_prefix) for reply in replies for name in reply):
             return
     pytest.fail(f"the Celery worker never answered: {log_path.read_text()[-3000:]}")
