@@ -32,6 +32,11 @@ browser: venv devstack
 faults: venv devstack
 	$(IN_DEVSTACK) $(VENV)/bin/pytest -m faults $(PYTEST_ARGS)
 
+## time to a ready build host: dchweb against docker-py by hand (bench/README.md)
+.PHONY: bench-provision
+bench-provision: venv devstack
+	$(IN_DEVSTACK) $(PY) bench/provision.py
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
