@@ -100,6 +100,11 @@ def probe(connection):
         )
 
 
+# The API version agreed with each engine, so that a call costs one request,
+# not two. Forgotten when the engine refuses it (an engine was replaced).
+_agreed_versions: dict[tuple[str, str], str] = {}
+
+
 @contextlib.contextmanager
 def open_client(connection):
     """A docker-py client on the version both sides speak; closed afterwards."""
@@ -109,18 +114,32 @@ def open_client(connection):
             "tls": tls,
             "timeout": connection.timeout,
         }
-        client = _client(version=docker.constants.MINIMUM_DOCKER_API_VERSION, **kwargs)
-        try:
-            version = _negotiate(_call(client.version))
-        except EngineTLSError as error:
-            raise _name_missing_client_certificate(error, connection) from error
-        finally:
-            client.close()
+        key = (kwargs["base_url"], connection.tls_mode)
+        version = _agreed_versions.get(key) or _agree_version(connection, kwargs)
+        _agreed_versions[key] = version
         client = _client(version=version, **kwargs)
         try:
             yield client
+        except EngineVersionUnsupported:
+            _agreed_versions.pop(key, None)
+            raise
+        except EngineTLSError as error:
+            named = _name_missing_client_certificate(error, connection)
+            if named is error:
+                raise
+            raise named from error
         finally:
             client.close()
+
+
+def _agree_version(connection, kwargs):
+    client = _client(version=docker.constants.MINIMUM_DOCKER_API_VERSION, **kwargs)
+    try:
+        return _negotiate(_call(client.version))
+    except EngineTLSError as error:
+        raise _name_missing_client_certificate(error, connection) from error
+    finally:
+        client.close()
 
 
 def _client(**kwargs):
@@ -469,27 +488,16 @@ def create_volume(connection, name, labels, driver_opts=None):
     """Create a named, labelled volume; an existing one of ours is reused
     (a retried step must not fail on its own earlier work)."""
     with open_client(connection) as client:
-        existing = _inspect_volume(client, name)
-        if existing is not None:
-            _check_ours(existing.get("Labels") or {}, labels, f"volume {name}")
-            return name
-        _call(
+        # Creating a volume that exists returns it as it is: one call either way.
+        found = _call(
             client.api.create_volume,
             name=name,
             driver="vsphere" if driver_opts else None,
             driver_opts=driver_opts or None,
             labels=labels,
         )
+    _check_ours((found or {}).get("Labels") or {}, labels, f"volume {name}")
     return name
-
-
-def _inspect_volume(client, name):
-    try:
-        return client.api.inspect_volume(name)
-    except docker.errors.NotFound:
-        return None
-    except (docker.errors.DockerException, requests.RequestException, OSError) as e:
-        raise classify(e) from e
 
 
 def _check_ours(found_labels, wanted_labels, what):

@@ -147,7 +147,11 @@ def start_celery_worker(queue, log_name="celery-worker"):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    _wait_for_worker(app, f"{queue}@", worker, log_path)
+    try:
+        _wait_for_worker(app, f"{queue}@", worker, log_path)
+    except BaseException:
+        stop_process(worker)  # a worker that never answered is not left behind
+        raise
     return worker
 
 
