@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 RUNS = 5
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.01
 READY_TIMEOUT_SECONDS = 120
 GOAL_RATIO = 1.15
 STEPS = (

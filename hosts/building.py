@@ -298,7 +298,18 @@ def _finish(build, state, *, image_id="", digest="", error="", reason=""):
         build.digest = digest or build.digest
         build.image_id = image_id or build.image_id
         build.log_bytes = buildlogs.size(build.pk)
-        build.save()
+        build.save(
+            update_fields=[
+                "state",
+                "finished_at",
+                "error",
+                "error_reason",
+                "digest",
+                "image_id",
+                "log_bytes",
+                "updated_at",
+            ]
+        )
         images.build_finished(build)
         audit.record(
             None,

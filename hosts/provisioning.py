@@ -59,6 +59,14 @@ class _Run:
     host: BuildHost
     worker: str
     connection: engine.Connection
+    lease_renewed: float = 0.0
+
+
+def _renew_lease(run):
+    """Renewed when half of it has gone: a step never outlives it."""
+    if time.monotonic() - run.lease_renewed > LEASE.total_seconds() / 2:
+        take_lease(run.host.pk, run.worker)
+        run.lease_renewed = time.monotonic()
 
 
 # --- Leases -------------------------------------------------------------------------
@@ -100,7 +108,7 @@ def provision(build_host_id, worker: str) -> str:
         return SKIPPED
     if not take_lease(host.pk, worker):
         return LEASE_BUSY
-    run = _Run(host, worker, connection_for(host.endpoint))
+    run = _Run(host, worker, connection_for(host.endpoint), time.monotonic())
     try:
         _set(host, state=BuildHost.State.PROVISIONING, error="", error_reason="")
         for name in STEPS:
@@ -122,7 +130,7 @@ def _removal_requested(host) -> bool:
 
 def _run_step(run, name, function):
     host = run.host
-    take_lease(host.pk, run.worker)
+    _renew_lease(run)
     attempt = host.steps.filter(name=name).count() + 1
     step = BuildHostStep.objects.create(build_host=host, name=name, attempt=attempt)
     _set(host, step=name)
@@ -341,7 +349,18 @@ def _ensure_certificates(host):
         host.set_secret("ca_key", ca.key_pem)
         host.set_secret("owner_key", owner_key)
         host.set_secret("client_key", client_key)
-        host.save()
+        # Only these fields: a full save would write back a stale lease.
+        host.save(
+            update_fields=[
+                "ca_pem",
+                "ca_key_encrypted",
+                "owner_cert_pem",
+                "owner_key_encrypted",
+                "client_cert_pem",
+                "client_key_encrypted",
+                "updated_at",
+            ]
+        )
     return ca
 
 
