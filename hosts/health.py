@@ -7,9 +7,6 @@ from django.conf import settings
 from django.db import connection
 from kombu import Connection
 
-from hosts import services
-from hosts.models import ApiToken, AuditEvent, Registry
-
 logger = logging.getLogger(__name__)
 
 BROKER_TIMEOUT_SECONDS = 2
@@ -49,45 +46,7 @@ def check_broker() -> str:
 
 
 def metrics_text() -> str:
-    """Prometheus text exposition, version 0.0.4."""
-    lines = []
+    """Prometheus text exposition (hosts/metrics.py)."""
+    from hosts import metrics
 
-    def gauge(name, help_text, samples):
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} gauge")
-        for labels, value in samples:
-            label_text = ",".join(f'{key}="{val}"' for key, val in labels.items())
-            lines.append(
-                f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}"
-            )
-
-    gauge(
-        "dchweb_endpoints",
-        "Endpoints by health.",
-        [
-            ({"health": health}, n)
-            for health, n in services.endpoint_health_counts().items()
-        ],
-    )
-    gauge(
-        "dchweb_registries", "Registered registries.", [({}, Registry.objects.count())]
-    )
-    gauge(
-        "dchweb_build_hosts",
-        "Build hosts by state.",
-        [
-            ({"state": state}, n)
-            for state, n in services.build_host_state_counts().items()
-        ],
-    )
-    gauge(
-        "dchweb_api_tokens_active",
-        "API tokens not revoked.",
-        [({}, ApiToken.objects.filter(revoked_at__isnull=True).count())],
-    )
-    gauge(
-        "dchweb_audit_events",
-        "Audit events recorded.",
-        [({}, AuditEvent.objects.count())],
-    )
-    return "\n".join(lines) + "\n"
+    return metrics.exposition()

@@ -44,8 +44,11 @@ def test_killed_mid_provision_the_host_settles_after_restart(
 
     assert host.state == BuildHost.State.READY, host.error
     assert host.lease_owner == ""
-    # The step it was killed in ran again, as a second attempt.
+    # The step it was killed in ran again, as a second attempt, and says so.
     assert host.steps.filter(name=killed_at).count() == 2
+    from hosts import metrics
+
+    assert f'dchweb_task_retries_total{{step="{killed_at}"}} 1' in metrics.exposition()
     containers, kept = engine_objects(engine, host)
     assert [c.name for c in containers] == [host.container_name]
     assert containers[0].status == "running"
