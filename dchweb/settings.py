@@ -283,17 +283,25 @@ CELERY_BEAT_SCHEDULE = {
 # --- Logging ----------------------------------------------------------------
 
 LOG_LEVEL = env_str("DCHWEB_LOG_LEVEL", "INFO").upper()
+# plain: "… INFO hosts.provisioning [build_host=…] step …"; json: one object
+# a line, with the bound ids as fields (hosts/logcontext.py).
+LOG_FORMAT = env_str("DCHWEB_LOG_FORMAT", "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "hosts.logcontext.ContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(context)s] %(message)s"
+        },
+        "json": {"()": "hosts.logcontext.JsonFormatter"},
     },
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
-            "formatter": "plain",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
         },
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},

@@ -109,6 +109,7 @@ def _start(build):
 def _set_state(build, state, step):
     build.state, build.step = state, step
     build.save(update_fields=["state", "step", "updated_at"])
+    logger.info("build %s: %s", build.short_id, state)
 
 
 def _log(build, text):
@@ -291,6 +292,7 @@ def _fail(build, failure):
 
 
 def _finish(build, state, *, image_id="", digest="", error="", reason=""):
+    logger.info("build %s: %s %s", build.short_id, state, reason or digest)
     with transaction.atomic():
         build.state = state
         build.finished_at = timezone.now()

@@ -134,13 +134,18 @@ def _run_step(run, name, function):
     attempt = host.steps.filter(name=name).count() + 1
     step = BuildHostStep.objects.create(build_host=host, name=name, attempt=attempt)
     _set(host, step=name)
+    logger.info("step %s: started (attempt %d)", name, attempt)
     try:
         detail = function(run) or ""
     except engine.EngineError as error:
         _finish(step, BuildHostStep.Status.FAILED, error.message, error.reason)
+        logger.warning("step %s: failed (%s): %s", name, error.reason, error.message)
         raise StepFailed(error.reason, error.message) from error
     except StepFailed as failure:
         _finish(step, BuildHostStep.Status.FAILED, failure.message, failure.reason)
+        logger.warning(
+            "step %s: failed (%s): %s", name, failure.reason, failure.message
+        )
         raise
     except Exception as error:
         logger.exception("build host %s: step %s crashed", host.pk, name)
@@ -148,6 +153,7 @@ def _run_step(run, name, function):
         _finish(step, BuildHostStep.Status.FAILED, message, "internal")
         raise StepFailed("internal", message) from error
     _finish(step, BuildHostStep.Status.DONE, detail=detail)
+    logger.info("step %s: done %s", name, detail)
 
 
 def _finish(step, status, error="", reason="", detail=""):

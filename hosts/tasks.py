@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from hosts import probes, registries, services
+from hosts import logcontext, probes, registries, services
 
 logger = logging.getLogger(__name__)
 # A removal waits for a provision still holding the host's lease.
@@ -72,7 +72,8 @@ def provision_build_host(self, build_host_id: str) -> str:
     from hosts import leases, provisioning
 
     worker = leases.worker_identity(self.request.hostname)
-    return provisioning.provision(build_host_id, worker)
+    with logcontext.bound(build_host=build_host_id):
+        return provisioning.provision(build_host_id, worker)
 
 
 @shared_task(bind=True, max_retries=LEASE_RETRIES)
@@ -80,7 +81,8 @@ def remove_build_host(self, build_host_id: str) -> str:
     from hosts import leases, provisioning
 
     worker = leases.worker_identity(self.request.hostname)
-    outcome = provisioning.remove(build_host_id, worker)
+    with logcontext.bound(build_host=build_host_id):
+        outcome = provisioning.remove(build_host_id, worker)
     if outcome == provisioning.LEASE_BUSY:
         raise self.retry(countdown=LEASE_RETRY_SECONDS)
     return outcome
@@ -90,14 +92,16 @@ def remove_build_host(self, build_host_id: str) -> str:
 def run_build(self, build_id: str) -> str:
     from hosts import building, leases
 
-    return building.run(build_id, leases.worker_identity(self.request.hostname))
+    with logcontext.bound(build=build_id):
+        return building.run(build_id, leases.worker_identity(self.request.hostname))
 
 
 @shared_task
 def deploy(deployment_id: str) -> str:
     from hosts import deployments
 
-    return deployments.run(deployment_id)
+    with logcontext.bound(deployment=deployment_id):
+        return deployments.run(deployment_id)
 
 
 @shared_task(bind=True, autoretry_for=(Exception,), retry_backoff=5, max_retries=12)
@@ -105,7 +109,8 @@ def remove_deployment(self, deployment_id: str) -> str:
     """Retried with back-off while the endpoint does not answer."""
     from hosts import deployments
 
-    return deployments.remove(deployment_id)
+    with logcontext.bound(deployment=deployment_id):
+        return deployments.remove(deployment_id)
 
 
 @shared_task
@@ -133,7 +138,8 @@ def execute_cleanup(self, plan_id: int) -> str:
     from hosts import leases, volumes
 
     worker = leases.worker_identity(self.request.hostname)
-    return volumes.run_plan(plan_id, worker).state
+    with logcontext.bound(cleanup_plan=plan_id):
+        return volumes.run_plan(plan_id, worker).state
 
 
 @shared_task
@@ -151,7 +157,8 @@ def reconcile_endpoints() -> int:
 def reconcile_endpoint(endpoint_id: int) -> dict:
     from hosts import reconciler
 
-    return reconciler.reconcile_endpoint(endpoint_id)
+    with logcontext.bound(endpoint=endpoint_id):
+        return reconciler.reconcile_endpoint(endpoint_id)
 
 
 def resume_interrupted(grace=timedelta(0)) -> int:

@@ -16,6 +16,7 @@ from django.test import Client
 
 from hosts import buildhosts, installation, provisioning, services
 from hosts.models import BuildHost
+from tests.conftest import LOG_DIR
 from tests.support import world
 from tests.support.hostcheck import (
     assert_nothing_left,
@@ -51,6 +52,9 @@ def test_provisioned_host_is_ready_trusted_and_behind_mutual_tls(
 
     assert host.state == BuildHost.State.READY, host.error
     assert [step.name for step in host.steps.all()] == list(provisioning.STEPS)
+    # The worker's log says so, each line carrying the host's id.
+    worker_log = (LOG_DIR / "celery-worker.log").read_text()
+    assert f"[build_host={host.pk}] step wait_ready: done" in worker_log
     assert all(step.status == "done" and step.finished_at for step in host.steps.all())
     containers, volumes = engine_objects(engine, host)
     assert [container.name for container in containers] == [host.container_name]
