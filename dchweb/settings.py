@@ -69,6 +69,10 @@ DEBUG = False if PRODUCTION else env_bool("DCHWEB_DEBUG", default=True)
 ALLOWED_HOSTS = env_list("DCHWEB_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DCHWEB_CSRF_TRUSTED_ORIGINS")
 SESSION_COOKIE_SECURE = env_bool("DCHWEB_SECURE_COOKIES", default=PRODUCTION)
+# Behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto
+# (docs/deploy.md); only then may the header be believed.
+if env_bool("DCHWEB_BEHIND_PROXY"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # Secrets at rest (registry passwords, private keys). A comma-separated list of
