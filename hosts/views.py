@@ -20,11 +20,19 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 from kombu.exceptions import OperationalError
 
-from hosts import buildhosts, health, pki, provisioning, services, tasks, tokens
+from hosts import (
+    buildhosts,
+    downloads,
+    health,
+    pki,
+    provisioning,
+    services,
+    tasks,
+    tokens,
+)
 from hosts import certificates as certificate_service
 from hosts import endpoints as endpoint_service
 from hosts import registries as registry_service
-from hosts.api.build_hosts import bundle_response
 from hosts.forms import (
     BuildHostForm,
     CertificateUploadForm,
@@ -336,7 +344,7 @@ def build_host_tls_bundle(request, build_host_id):
     """The owner's TLS bundle as a zip download (owner and admins only)."""
     host = _visible_build_host(request, build_host_id)
     try:
-        return bundle_response(host)
+        return downloads.tls_bundle_response(host)
     except buildhosts.BuildHostConflict as error:
         return render(
             request,

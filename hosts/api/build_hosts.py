@@ -1,10 +1,9 @@
 """API v1 build hosts (design.md §4.2): HTTP in and out; the work is in
 hosts/buildhosts.py and the Celery tasks it enqueues."""
 
-from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
-from hosts import buildhosts
+from hosts import buildhosts, downloads
 from hosts.api.errors import answering
 from hosts.api.schemas import BuildHostIn, BuildHostOut, ErrorOut, ExtendIn
 from hosts.models import BuildHost
@@ -96,13 +95,4 @@ def remove_build_host(request, build_host_id: str, volumes: str = ""):
 def tls_bundle(request, build_host_id: str):
     with _service_errors():
         host = buildhosts.get_visible(request.auth, build_host_id)
-        return bundle_response(host)
-
-
-def bundle_response(host):
-    """The zip as a download; shared with the page's download link."""
-    response = HttpResponse(buildhosts.tls_bundle(host), content_type="application/zip")
-    response["Content-Disposition"] = (
-        f'attachment; filename="dchweb-{host.short_id}-tls.zip"'
-    )
-    return response
+        return downloads.tls_bundle_response(host)
