@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hosts import views
+from hosts import image_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -41,6 +41,16 @@ urlpatterns = [
         name="certificate_authority_rotate",
     ),
     path("audit/", views.audit, name="audit"),
+    path(
+        "build-host-images/",
+        image_views.build_host_images,
+        name="build_host_images",
+    ),
+    path(
+        "build-host-images/<int:image_id>/default/",
+        image_views.make_default,
+        name="build_host_image_default",
+    ),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
 ]
