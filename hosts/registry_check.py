@@ -7,6 +7,7 @@ Plain data in, a `CheckResult` out; never raises for a failed check. Uses
 *endpoint's* engine can log in is hosts/engine.py's `registry_login`.)
 """
 
+import contextlib
 import re
 import tempfile
 from dataclasses import dataclass
@@ -61,25 +62,34 @@ def result(reason, **values):
     )
 
 
+@contextlib.contextmanager
+def registry_session(ca_pem=""):
+    """A requests session that verifies with the registry's CA (the system's
+    when there is none); REQUESTS_CA_BUNDLE must not override it."""
+    with (
+        tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="dchweb-reg-") as ca,
+        requests.Session() as session,
+    ):
+        session.trust_env = False
+        session.verify = True
+        if ca_pem:
+            ca.write(ca_pem)
+            ca.flush()
+            session.verify = ca.name
+        yield session
+
+
 def check_registry(
     address, ca_pem="", username="", password="", timeout=DEFAULT_TIMEOUT_SECONDS
 ):
     """Reach the registry and log in; a CheckResult, never an exception."""
-    with tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="dchweb-reg-") as ca:
-        verify = True
-        if ca_pem:
-            ca.write(ca_pem)
-            ca.flush()
-            verify = ca.name
-        with requests.Session() as session:
-            # REQUESTS_CA_BUNDLE must not override the registry's own CA.
-            session.trust_env = False
-            try:
-                checked = _check(
-                    session, address, verify, username, password or "", timeout
-                )
-            except requests.RequestException as error:
-                checked = classify(error)
+    with registry_session(ca_pem) as session:
+        try:
+            checked = _check(
+                session, address, session.verify, username, password or "", timeout
+            )
+        except requests.RequestException as error:
+            checked = classify(error)
         if checked.reason == "unknown_authority" and not ca_pem:
             return CheckResult(
                 False,
@@ -196,22 +206,14 @@ def manifest_digest(
     """The digest the registry serves for `repository:reference` (HEAD on
     the manifest, logged in as a client would); ManifestUnavailable if not."""
     url = f"https://{address}/v2/{repository}/manifests/{reference}"
-    with tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="dchweb-reg-") as ca:
-        verify = True
-        if ca_pem:
-            ca.write(ca_pem)
-            ca.flush()
-            verify = ca.name
-        with requests.Session() as session:
-            session.trust_env = False
-            session.verify = verify
-            session.headers["Accept"] = MANIFEST_TYPES
-            try:
-                response = _head_logged_in(
-                    session, url, repository, username, password, timeout
-                )
-            except requests.RequestException as error:
-                raise ManifestUnavailable(classify(error).message) from None
+    with registry_session(ca_pem) as session:
+        session.headers["Accept"] = MANIFEST_TYPES
+        try:
+            response = _head_logged_in(
+                session, url, repository, username, password, timeout
+            )
+        except requests.RequestException as error:
+            raise ManifestUnavailable(classify(error).message) from None
     digest = response.headers.get("Docker-Content-Digest", "")
     if response.status_code != 200 or not digest:
         raise ManifestUnavailable(
