@@ -13,6 +13,7 @@ import zipfile
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -72,7 +73,8 @@ def get_visible(user, build_host_id) -> BuildHost:
     rather than "forbidden", so ids cannot be probed."""
     try:
         return visible_to(user).get(pk=build_host_id)
-    except (BuildHost.DoesNotExist, ValueError, TypeError):
+    # A malformed id (not a UUID) is as unknown as a missing one.
+    except (BuildHost.DoesNotExist, ValidationError, ValueError, TypeError):
         raise BuildHostNotFound(f"no build host {build_host_id}") from None
 
 

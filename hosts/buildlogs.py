@@ -2,6 +2,7 @@
 streams, read by offset (API, live page) or streamed whole (download); never
 loaded into memory whole."""
 
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -33,8 +34,9 @@ def read(build_id, offset: int, limit: int = MAX_CHUNK_BYTES) -> tuple[bytes, in
     path = path_of(build_id)
     if not path.exists():
         return b"", 0
-    offset = max(0, offset)
     with path.open("rb") as log:
+        # Past the end there is nothing yet; a seek far past it fails.
+        offset = min(max(0, offset), os.fstat(log.fileno()).st_size)
         log.seek(offset)
         data = log.read(max(0, min(limit, MAX_CHUNK_BYTES)))
     return data, offset + len(data)

@@ -8,6 +8,7 @@ caps refuse it at once) and removes when it ends.
 import json
 import re
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -53,7 +54,7 @@ def visible_to(user):
 def get_visible(user, build_id) -> Build:
     try:
         return visible_to(user).get(pk=build_id)
-    except (Build.DoesNotExist, ValueError, TypeError):
+    except (Build.DoesNotExist, ValidationError, ValueError, TypeError):
         raise BuildNotFound(f"no build {build_id}") from None
 
 

@@ -5,6 +5,7 @@ state and output, and remove it."""
 import logging
 import shlex
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from hosts import audit, buildhosts, engine, installation, tasks
@@ -36,7 +37,7 @@ def visible_to(user):
 def get_visible(user, deployment_id) -> Deployment:
     try:
         return visible_to(user).get(pk=deployment_id)
-    except (Deployment.DoesNotExist, ValueError, TypeError):
+    except (Deployment.DoesNotExist, ValidationError, ValueError, TypeError):
         raise DeploymentNotFound(f"no deployment {deployment_id}") from None
 
 

@@ -10,7 +10,7 @@ from hosts.models import BuildHost
 
 router = Router(tags=["build hosts"])
 
-ERRORS = {401: ErrorOut, 404: ErrorOut}
+ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut}
 CHANGE_ERRORS = {400: ErrorOut, 409: ErrorOut, **ERRORS}
 
 
@@ -27,7 +27,9 @@ class BuildHostFilters(Schema):
     state: BuildHost.State | None = Field(None, description="only hosts in this state")
 
 
-@router.get("/build-hosts", response={200: list[BuildHostOut], 401: ErrorOut})
+@router.get(
+    "/build-hosts", response={200: list[BuildHostOut], 400: ErrorOut, 401: ErrorOut}
+)
 def list_build_hosts(request, filters: Query[BuildHostFilters]):
     """Your build hosts (admins: everyone's), newest first."""
     hosts = buildhosts.visible_to(request.auth).prefetch_related("steps", "registries")

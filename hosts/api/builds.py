@@ -6,12 +6,12 @@ from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from hosts import buildhosts, buildlogs, builds
-from hosts.api.errors import answering
+from hosts.api.errors import MAX_OFFSET, answering
 from hosts.api.schemas import BuildOut, ErrorOut
 
 router = Router(tags=["builds"])
 
-ERRORS = {401: ErrorOut, 404: ErrorOut}
+ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut}
 
 
 def _service_errors():
@@ -58,7 +58,7 @@ class BuildFilters(Schema):
     state: str = ""
 
 
-@router.get("/builds", response={200: list[BuildOut], 401: ErrorOut})
+@router.get("/builds", response={200: list[BuildOut], 400: ErrorOut, 401: ErrorOut})
 def list_builds(request, filters: Query[BuildFilters]):
     """Your builds (admins: everyone's), newest first, at most 200."""
     found = builds.visible_to(request.auth)
@@ -74,7 +74,7 @@ def get_build(request, build_id: str):
 
 
 class LogQuery(Schema):
-    offset: int = Field(0, ge=0, description="bytes already read")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="bytes already read")
 
 
 @router.get(

@@ -16,7 +16,7 @@ from hosts.permissions import is_admin
 
 router = Router(tags=["deployments and images"])
 
-ERRORS = {401: ErrorOut, 404: ErrorOut}
+ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut}
 
 
 def _deployment_errors():
@@ -26,7 +26,9 @@ def _deployment_errors():
     )
 
 
-@router.get("/deployments", response={200: list[DeploymentOut], 401: ErrorOut})
+@router.get(
+    "/deployments", response={200: list[DeploymentOut], 400: ErrorOut, 401: ErrorOut}
+)
 def list_deployments(request):
     return deployments.visible_to(request.auth)[:200]
 
@@ -70,7 +72,8 @@ def remove_deployment(request, deployment_id: str):
 
 
 @router.get(
-    "/build-host-images", response={200: list[BuildHostImageOut], 401: ErrorOut}
+    "/build-host-images",
+    response={200: list[BuildHostImageOut], 400: ErrorOut, 401: ErrorOut},
 )
 def list_build_host_images(request):
     return BuildHostImage.objects.prefetch_related("registries")

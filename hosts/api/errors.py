@@ -13,6 +13,10 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 logger = logging.getLogger(__name__)
 
+# The largest list or log offset asked for: beyond it a database (or seek)
+# overflows, and no list or log is that long.
+MAX_OFFSET = 2**62
+
 ERROR_CODES = {
     400: "bad_request",
     401: "unauthorized",

@@ -5,7 +5,7 @@ from ninja import Field, Query, Router, Schema, Status
 from hosts import certificates, pki, services
 from hosts import endpoints as endpoint_service
 from hosts import registries as registry_service
-from hosts.api.errors import ApiError, answering, forbidden, not_found
+from hosts.api.errors import MAX_OFFSET, ApiError, answering, forbidden, not_found
 from hosts.api.schemas import (
     AuditEventPage,
     CertificateAuthorityOut,
@@ -24,7 +24,7 @@ from hosts.permissions import is_admin
 
 router = Router()
 
-ERRORS = {401: ErrorOut}
+ERRORS = {400: ErrorOut, 401: ErrorOut}
 ADMIN_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut}
 
 
@@ -237,7 +237,7 @@ def create_certificate(request, payload: CertificateIn):
 
 class AuditFilters(Schema):
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
     action: str = Field("", description="action prefix, e.g. `registry.`")
     actor: str = Field("", description="username")
 

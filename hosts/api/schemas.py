@@ -3,6 +3,9 @@ from typing import Literal
 
 from ninja import Field, Schema
 
+# Ages in days beyond this (a century) overflow a date.
+MAX_DAYS = 36500
+
 
 class MeOut(Schema):
     username: str
@@ -414,7 +417,7 @@ class CleanupPlanIn(Schema):
         "that are not dchweb's",
     )
     status: str = Field("", description="orphaned (default for a rule) or dangling")
-    older_than_days: int | None = Field(None, ge=0)
+    older_than_days: int | None = Field(None, ge=0, le=MAX_DAYS)
     owner: str = ""
 
 

@@ -3,14 +3,20 @@
 from ninja import Field, Query, Router, Schema, Status
 
 from hosts import tasks, volumes
-from hosts.api.errors import answering, forbidden, not_found
-from hosts.api.schemas import CleanupPlanIn, CleanupPlanOut, ErrorOut, VolumePage
+from hosts.api.errors import MAX_OFFSET, answering, forbidden, not_found
+from hosts.api.schemas import (
+    MAX_DAYS,
+    CleanupPlanIn,
+    CleanupPlanOut,
+    ErrorOut,
+    VolumePage,
+)
 from hosts.models import CleanupPlan, Volume
 from hosts.permissions import is_admin
 
 router = Router(tags=["volumes"])
 
-ADMIN_ERRORS = {401: ErrorOut, 403: ErrorOut}
+ADMIN_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut}
 
 
 def _admin_only(request):
@@ -23,9 +29,9 @@ class VolumeQuery(Schema):
     status: Volume.Status | None = None
     owner: str = ""
     managed: bool | None = None
-    older_than_days: int | None = Field(None, ge=0)
+    older_than_days: int | None = Field(None, ge=0, le=MAX_DAYS)
     limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 @router.get("/volumes", response={200: VolumePage, **ADMIN_ERRORS})
