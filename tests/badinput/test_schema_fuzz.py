@@ -1,0 +1,167 @@
+"""The OpenAPI schema fuzzed with schemathesis against a running server
+(pytest-django's live_server, on the test database), as an admin and as a
+developer, with data that fits the schema and with data that does not: no
+5xx, and every answer is one the schema declares (status code, content type,
+body).
+
+Each operation runs with fuzzed path parameters (mostly unknown ids) and, when
+it has any, again with the ids of real rows the user may see, so the code
+behind the lookup is fuzzed too.
+
+Bounded: a fixed number of examples per operation, no shrinking, derandomized
+(the same cases every run), a timeout per request and pytest-timeout over the
+whole. Nothing is excluded: requests that enqueue work (probe, remove, build,
+refresh, clean-up) only enqueue, to the test's own queue that no worker
+listens on (conftest.throwaway_queue); engines and registries are on port 1,
+which refuses at once.
+
+schemathesis's own pytest integration (`from_fixture`) does not run on
+pytest 9, so the operations are driven here through its Python API.
+"""
+
+import pytest
+import schemathesis
+from django.utils import timezone
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation.modes import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from hosts import buildlogs, registries
+from hosts.models import (
+    Build,
+    BuildHost,
+    BuildHostImage,
+    CleanupPlan,
+    Deployment,
+    Endpoint,
+    Registry,
+)
+from tests.badinput.conftest import token_for
+
+pytestmark = [
+    pytest.mark.badinput,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(180),
+]
+
+EXAMPLES_PER_OPERATION = 25
+TIMEOUT = 15  # seconds, per request
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+FUZZ_SETTINGS = settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+    print_blob=False,
+)
+
+
+@pytest.fixture
+def api_schema(live_server, monkeypatch):
+    # A fuzzed registry address is checked for real: fail fast, not in 10 s.
+    monkeypatch.setattr(registries, "CHECK_TIMEOUT_SECONDS", 2)
+    return schemathesis.openapi.from_url(
+        f"{live_server.url}/api/v1/openapi.json", timeout=30
+    )
+
+
+def real_rows(user):
+    """One row of each kind an operation's path can name, seen by `user`;
+    {path parameter: id}."""
+    endpoint = Endpoint.objects.create(
+        pk=1,
+        name="fuzz",
+        docker_url="tcp://127.0.0.1:1",
+        tls_mode=Endpoint.TlsMode.NONE,
+        publish_host="127.0.0.1",
+    )
+    registry = Registry.objects.create(pk=1, name="fuzz", address="127.0.0.1:1")
+    host = BuildHost.objects.create(
+        owner=user,
+        endpoint=endpoint,
+        name="fuzz",
+        image="registry.test:5443/p/i:1",
+        state=BuildHost.State.READY,
+        expires_at=timezone.now() + timezone.timedelta(hours=1),
+    )
+    build = Build.objects.create(
+        owner=user,
+        build_host=host,
+        registry=registry,
+        tags=["127.0.0.1:1/p/app:1"],
+        state=Build.State.BUILDING,
+    )
+    buildlogs.append(build.pk, "step 1/1 : FROM scratch\n")
+    deployment = Deployment.objects.create(
+        owner=user, endpoint=endpoint, image="127.0.0.1:1/p/app:1"
+    )
+    plan = CleanupPlan.objects.create(pk=1, planned_by=user, rule={})
+    image = BuildHostImage.objects.create(
+        pk=1, ref="127.0.0.1:1/p/dch:1", base_image="x", created_by=user
+    )
+    image.registries.add(registry)
+    return {
+        "endpoint_id": endpoint.pk,
+        "registry_id": registry.pk,
+        "build_host_id": str(host.pk),
+        "build_id": str(build.pk),
+        "deployment_id": str(deployment.pk),
+        "plan_id": plan.pk,
+        "image_id": image.pk,
+    }
+
+
+def fuzz(schema, headers, mode, ids):
+    """Every operation, EXAMPLES_PER_OPERATION cases each (twice when its
+    path names a row); the failures of all of them, not only the first."""
+    failures, operations = [], 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+        names = [parameter.name for parameter in operation.path_parameters]
+        variants = [None]
+        if names:
+            variants.append({name: ids[name] for name in names})
+        for path_parameters in variants:
+            strategy = operation.as_strategy(
+                generation_mode=mode, path_parameters=path_parameters
+            )
+
+            @FUZZ_SETTINGS
+            @given(case=strategy)
+            def run(case):
+                case.call_and_validate(headers=headers, checks=CHECKS, timeout=TIMEOUT)
+
+            try:
+                run()
+            # schemathesis reports through a BaseExceptionGroup: one
+            # operation's failures are noted and the others still run.
+            except (Exception, BaseExceptionGroup) as error:
+                where = "real ids" if path_parameters else "fuzzed ids"
+                failures.append(f"{operation.label} ({where}):\n{error}")
+    return operations, failures
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+@pytest.mark.parametrize("role", ["admin", "developer"])
+def test_the_api_answers_as_its_schema_says(api_schema, request, role, mode):
+    user = request.getfixturevalue(role)
+    ids = real_rows(user)
+    headers = {"Authorization": f"Bearer {token_for(user)}"}
+
+    operations, failures = fuzz(api_schema, headers, mode, ids)
+
+    assert operations >= 40, "the schema lost operations, or did not load"
+    assert not failures, "\n\n".join(failures)
