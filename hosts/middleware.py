@@ -7,6 +7,7 @@ from http import HTTPStatus
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 
 from hosts.api.errors import error_code
@@ -55,6 +56,31 @@ class ApiErrorsAsJsonMiddleware:
         response["Content-Type"] = "application/json"
         response["Content-Length"] = str(len(response.content))
         return response
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a body larger than the largest context upload before Django
+    reads it (multipart files would otherwise be spooled to disk whole):
+    413, as JSON on the API."""
+
+    SLACK_BYTES = 1024 * 1024  # the other form fields
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.DCHWEB_MAX_CONTEXT_BYTES + self.SLACK_BYTES
+        if length > limit:
+            detail = f"the request is {length} bytes; the most accepted is {limit}"
+            if request.path.startswith("/api/"):
+                body = json.dumps({"error": error_code(413), "detail": detail})
+                return HttpResponse(body, status=413, content_type="application/json")
+            return HttpResponse(detail, status=413, content_type="text/plain")
+        return self.get_response(request)
 
 
 def _reason(status: int) -> str:

@@ -188,3 +188,16 @@ def test_log_reads_by_offset_and_tail(data_dir):
     assert end == buildlogs.size(build_id)
     assert buildlogs.read(build_id, end) == (b"", end)
     assert io.BytesIO(data).read(7) == b"line 0\n"
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(developer_token, settings):
+    settings.DCHWEB_MAX_CONTEXT_BYTES = 10
+    answer = Client().generic(
+        "POST",
+        "/api/v1/builds",
+        data=b"x" * (2 * 1024 * 1024),
+        content_type="application/octet-stream",
+        HTTP_AUTHORIZATION=f"Bearer {developer_token}",
+    )
+    assert answer.status_code == 413
+    assert answer.json()["error"] == "too_large"
