@@ -1,6 +1,9 @@
 """The JSON API under /api/v1/ (django-ninja): bearer tokens, one error shape."""
 
+import json
+
 from ninja import NinjaAPI
+from ninja.parser import Parser
 
 from hosts.api import errors
 from hosts.api.auth import BearerToken
@@ -10,6 +13,18 @@ from hosts.api.deployments import router as deployments_router
 from hosts.api.routes import router
 from hosts.api.volumes import router as volumes_router
 
+
+class JsonParser(Parser):
+    """JSON bodies; text that is valid JSON but not valid Unicode (a lone
+    surrogate, `"\\udc80"`) is refused as unparsable (400), as no database,
+    certificate or engine can take it."""
+
+    def parse_body(self, request):
+        data = super().parse_body(request)
+        json.dumps(data, ensure_ascii=False).encode()  # UnicodeEncodeError
+        return data
+
+
 api = NinjaAPI(
     title="dchweb API",
     version="1",
@@ -18,6 +33,7 @@ api = NinjaAPI(
     auth=BearerToken(),
     urls_namespace="api-v1",
     docs_url="/docs",
+    parser=JsonParser(),
 )
 errors.install(api)
 api.add_router("/", router)

@@ -7,7 +7,12 @@ logged with its traceback and answered with a bare `internal` error.
 import contextlib
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.http import Http404
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -122,6 +127,20 @@ def install(api) -> None:
     @api.exception_handler(PermissionDenied)
     def on_permission_denied(request, exc):
         return respond(request, 403, str(exc) or "you may not do this")
+
+    @api.exception_handler(RequestDataTooBig)
+    def on_too_big(request, exc):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        detail = (
+            f"the request body is larger than the {limit} bytes accepted; "
+            "a context archive goes in a multipart upload"
+        )
+        return respond(request, 400, detail, "too_large")
+
+    @api.exception_handler(SuspiciousOperation)
+    def on_suspicious(request, exc):
+        # Too many fields or files, a malformed multipart body...
+        return respond(request, 400, str(exc) or "malformed request")
 
     @api.exception_handler(Exception)
     def on_unexpected(request, exc):
