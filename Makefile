@@ -32,6 +32,11 @@ browser: venv devstack
 faults: venv devstack
 	$(IN_DEVSTACK) $(VENV)/bin/pytest -m faults $(PYTEST_ARGS)
 
+## hostile input: fuzzed API (schemathesis), tokens, CSRF, escaping in Chromium, uploads
+.PHONY: badinput
+badinput: venv devstack
+	$(IN_DEVSTACK) $(VENV)/bin/pytest -m badinput $(PYTEST_ARGS)
+
 ## time to a ready build host: dchweb against docker-py by hand (bench/README.md)
 .PHONY: bench-provision
 bench-provision: venv devstack

@@ -1,0 +1,214 @@
+"""Garbage certificates and hostile build contexts through the API, with the
+real limits (not lowered as in the unit tests): each a 400 that says what is
+wrong, and nothing saved (no row, no stored file, nothing enqueued, no audit
+event). What tests/unit already covers (bad, expired, mismatched PEM; paths
+and links escaping the context; an oversize upload and an archive that
+unpacks too large under lowered limits) is not repeated here."""
+
+import base64
+import gzip
+import json
+import os
+import tarfile
+import time
+from unittest import mock
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
+
+from hosts import contexts
+from hosts.models import AuditEvent, Build, BuildHost, Certificate, Endpoint, Registry
+from tests.badinput.conftest import token_for
+from tests.support.contexts import archive
+
+pytestmark = [pytest.mark.badinput, pytest.mark.django_db, pytest.mark.timeout(120)]
+
+TAG = "registry.test:5443/default-project/app:1"
+# Each refusal comes quickly: the archive is refused at a member header,
+# never unpacked.
+ANSWER_SECONDS = 20
+
+
+def armoured(body: bytes) -> str:
+    return (
+        "-----BEGIN CERTIFICATE-----\n"
+        + base64.encodebytes(body).decode()
+        + "-----END CERTIFICATE-----\n"
+    )
+
+
+GARBAGE_CERTIFICATES = {
+    "random bytes in PEM armour": (
+        {"pem": armoured(os.urandom(1500))},
+        "invalid_certificate",
+        "not a readable X.509",
+    ),
+    "armour around junk": (
+        {
+            "pem": "-----BEGIN CERTIFICATE-----\n!!!*** not base64 ***!!!\n"
+            "-----END CERTIFICATE-----\n"
+        },
+        "invalid_certificate",
+        "not a readable X.509",
+    ),
+    "control characters and NULs": (
+        {"pem": "\x00\x01\x02\x1b[31m\x7f" * 50},
+        "invalid_certificate",
+        "is not PEM",
+    ),
+    "a lone surrogate (valid JSON, not Unicode)": (
+        {"pem": "\udc80-----BEGIN CERTIFICATE-----"},
+        "bad_request",
+        "parse",
+    ),
+    "a 10 MB certificate": (
+        {"pem": armoured(b"\x30" * (10 * 1024 * 1024 * 3 // 4))},
+        "too_large",
+        "larger than",
+    ),
+    "a 10 MB private key": (
+        {"pem": armoured(b"x"), "private_key_pem": "k" * (10 * 1024 * 1024)},
+        "too_large",
+        "larger than",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", GARBAGE_CERTIFICATES)
+def test_a_garbage_certificate_is_a_400_and_nothing_is_saved(admin, case):
+    fields, code, words = GARBAGE_CERTIFICATES[case]
+    body = json.dumps({"name": "garbage", **fields}).encode()
+
+    response = Client().post(
+        "/api/v1/certificates",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(admin)}",
+    )
+
+    assert response.status_code == 400, response.content[:300]
+    answer = response.json()
+    assert set(answer) == {"error", "detail"}
+    assert answer["error"] == code, answer
+    assert words.lower() in answer["detail"].lower(), answer
+    assert Certificate.objects.count() == 0
+    assert not AuditEvent.objects.filter(action__startswith="certificate").exists()
+
+
+# --- Hostile build contexts ---------------------------------------------------
+
+
+def header(name, size=0, kind=tarfile.REGTYPE, linkname=""):
+    info = tarfile.TarInfo(name)
+    info.size, info.type, info.linkname = size, kind, linkname
+    info.mtime = int(time.time())
+    if kind in (tarfile.CHRTYPE, tarfile.BLKTYPE):
+        info.devmajor, info.devminor = 1, 3  # /dev/null's numbers
+    return info.tobuf(format=tarfile.USTAR_FORMAT)
+
+
+DOCKERFILE = header("Dockerfile", 13) + b"FROM scratch\n".ljust(512, b"\0")
+END = b"\0" * 1024
+
+
+def gzip_bomb():
+    """5 MB of gzip that claims, and unpacks to, 5 GiB of zeros after a good
+    Dockerfile: gzip members of 64 MiB of zeros each, one after another."""
+    zeros = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
+    start = gzip.compress(DOCKERFILE + header("zeros", 80 * 64 * 1024 * 1024))
+    return start + zeros * 80 + gzip.compress(END)
+
+
+def zeros_only():
+    """A gzip of 1 GiB of nothing: no tar header at all."""
+    return gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9) * 16
+
+
+def many_members(count=200_000):
+    """A tar.gz of 200,000 empty files (and the Dockerfile)."""
+    headers = b"".join(header(f"f/{number}") for number in range(count))
+    return gzip.compress(DOCKERFILE + headers + END, compresslevel=1)
+
+
+def with_member(name, kind, linkname=""):
+    return archive(
+        {"Dockerfile": b"FROM scratch\n"},
+        extra=[_info(name, kind, linkname)],
+    )
+
+
+def _info(name, kind, linkname):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, linkname
+    if kind in (tarfile.CHRTYPE, tarfile.BLKTYPE):
+        info.devmajor, info.devminor = 8, 0
+    return info
+
+
+HOSTILE_CONTEXTS = {
+    "gzip bomb": (gzip_bomb, "unpacks to more than"),
+    "gzip of zeros, no tar": (zeros_only, "has no Dockerfile"),
+    "200,000 tiny members": (many_members, "more than 100000 files"),
+    "a character device": (
+        lambda: with_member("dev/null", tarfile.CHRTYPE),
+        "is a device or a pipe",
+    ),
+    "a block device": (
+        lambda: with_member("sda", tarfile.BLKTYPE),
+        "is a device or a pipe",
+    ),
+    "a fifo": (lambda: with_member("pipe", tarfile.FIFOTYPE), "device or a pipe"),
+    "a hard link out of the context": (
+        lambda: with_member("passwd", tarfile.LNKTYPE, "../../etc/passwd"),
+        "hard link",
+    ),
+}
+
+
+@pytest.fixture
+def ready_host(developer):
+    endpoint = Endpoint.objects.create(
+        name="uploads",
+        docker_url="tcp://127.0.0.1:1",
+        tls_mode=Endpoint.TlsMode.NONE,
+        publish_host="127.0.0.1",
+    )
+    Registry.objects.create(name="r", address="registry.test:5443")
+    return BuildHost.objects.create(
+        owner=developer,
+        endpoint=endpoint,
+        name="h",
+        image="i",
+        state=BuildHost.State.READY,
+        expires_at=timezone.now() + timezone.timedelta(hours=1),
+    )
+
+
+@pytest.mark.parametrize("case", HOSTILE_CONTEXTS)
+def test_a_hostile_context_is_a_400_and_nothing_is_kept(
+    developer, ready_host, data_dir, django_capture_on_commit_callbacks, case
+):
+    make, words = HOSTILE_CONTEXTS[case]
+    upload = SimpleUploadedFile("context.tar.gz", make())
+    started = time.monotonic()
+
+    with (
+        mock.patch("hosts.tasks.run_build.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = Client().post(
+            "/api/v1/builds",
+            {"tag": TAG, "build_host_id": str(ready_host.pk), "context": upload},
+            HTTP_AUTHORIZATION=f"Bearer {token_for(developer)}",
+        )
+
+    assert time.monotonic() - started < ANSWER_SECONDS
+    assert response.status_code == 400, response.content[:300]
+    answer = response.json()
+    assert answer["error"] == "invalid_build", answer
+    assert words in answer["detail"], answer
+    assert Build.objects.count() == 0 and delay.call_count == 0
+    assert list(contexts.contexts_dir().iterdir()) == []
+    assert not AuditEvent.objects.filter(action__startswith="build.").exists()
