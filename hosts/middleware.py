@@ -60,8 +60,8 @@ class ApiErrorsAsJsonMiddleware:
 
 class RequestSizeLimitMiddleware:
     """Refuse a body larger than the largest context upload before Django
-    reads it (multipart files would otherwise be spooled to disk whole):
-    413, as JSON on the API."""
+    reads it (multipart files would otherwise be spooled to disk whole): a
+    400 `too_large`, as design.md §5 wants for oversize uploads."""
 
     SLACK_BYTES = 1024 * 1024  # the other form fields
 
@@ -77,9 +77,9 @@ class RequestSizeLimitMiddleware:
         if length > limit:
             detail = f"the request is {length} bytes; the most accepted is {limit}"
             if request.path.startswith("/api/"):
-                body = json.dumps({"error": error_code(413), "detail": detail})
-                return HttpResponse(body, status=413, content_type="application/json")
-            return HttpResponse(detail, status=413, content_type="text/plain")
+                body = json.dumps({"error": "too_large", "detail": detail})
+                return HttpResponse(body, status=400, content_type="application/json")
+            return HttpResponse(detail, status=400, content_type="text/plain")
         return self.get_response(request)
 
 

@@ -199,5 +199,5 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(developer_token, set
         content_type="application/octet-stream",
         HTTP_AUTHORIZATION=f"Bearer {developer_token}",
     )
-    assert answer.status_code == 413
+    assert answer.status_code == 400
     assert answer.json()["error"] == "too_large"
