@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hosts import image_views, views
+from hosts import image_views, views, volume_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -50,6 +50,23 @@ urlpatterns = [
         "build-host-images/<int:image_id>/default/",
         image_views.make_default,
         name="build_host_image_default",
+    ),
+    path("volumes/", volume_views.volume_list, name="volumes"),
+    path("volumes/refresh/", volume_views.volume_refresh, name="volume_refresh"),
+    path(
+        "volumes/plans/",
+        volume_views.cleanup_plan_create,
+        name="cleanup_plan_create",
+    ),
+    path(
+        "volumes/plans/<int:plan_id>/",
+        volume_views.cleanup_plan,
+        name="cleanup_plan",
+    ),
+    path(
+        "volumes/plans/<int:plan_id>/execute/",
+        volume_views.cleanup_plan_execute,
+        name="cleanup_plan_execute",
     ),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
