@@ -743,6 +743,10 @@ class Volume(models.Model):
             models.Index(
                 fields=["present", "status", "endpoint"], name="vol_filter_idx"
             ),
+            # The totals per owner (hosts/volumes.py: totals).
+            models.Index(
+                fields=["present", "status", "owner_name"], name="vol_owner_idx"
+            ),
         )
 
     def __str__(self):
