@@ -388,6 +388,15 @@ def test_a_refresh_status_without_a_sensible_time_does_not_poll(admin_client, si
     assert 'data-state="idle"' in html and "every 2s" not in html
 
 
+def test_a_plain_post_refresh_goes_back_to_the_page_with_a_message(admin_client):
+    with mock.patch(ENQUEUE_REFRESH) as refresh:
+        response = admin_client.post("/volumes/refresh/", follow=True)
+
+    refresh.assert_called_once_with(None)
+    assert response.redirect_chain[-1][0] == "/volumes/"
+    assert "Rescanning in the background." in response.content.decode()
+
+
 def test_a_broker_that_does_not_answer_is_a_message(admin_client):
     from kombu.exceptions import OperationalError
 
