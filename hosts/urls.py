@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hosts import image_views, views, volume_views
+from hosts import build_views, image_views, views, volume_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -41,6 +41,25 @@ urlpatterns = [
         name="certificate_authority_rotate",
     ),
     path("audit/", views.audit, name="audit"),
+    path("builds/new/", build_views.new_build, name="build_new"),
+    path("builds/<uuid:build_id>/", build_views.build, name="build"),
+    path("builds/<uuid:build_id>/log", build_views.build_log, name="build_log"),
+    path(
+        "builds/<uuid:build_id>/log/download",
+        build_views.build_log_download,
+        name="build_log_download",
+    ),
+    path(
+        "builds/<uuid:build_id>/cancel", build_views.build_cancel, name="build_cancel"
+    ),
+    path(
+        "builds/<uuid:build_id>/deploy", build_views.build_deploy, name="build_deploy"
+    ),
+    path(
+        "deployments/<uuid:deployment_id>/remove",
+        build_views.deployment_remove,
+        name="deployment_remove",
+    ),
     path(
         "build-host-images/",
         image_views.build_host_images,
