@@ -41,8 +41,9 @@ urlpatterns = [
         name="certificate_authority_rotate",
     ),
     path("audit/", views.audit, name="audit"),
-    path("builds/new/", build_views.new_build, name="build_new"),
-    path("builds/<uuid:build_id>/", build_views.build, name="build"),
+    path("builds/", build_views.build_list, name="builds"),
+    path("builds/new/", build_views.build_new, name="build_new"),
+    path("builds/<uuid:build_id>/", build_views.build_detail, name="build"),
     path("builds/<uuid:build_id>/log", build_views.build_log, name="build_log"),
     path(
         "builds/<uuid:build_id>/log/download",
@@ -56,9 +57,14 @@ urlpatterns = [
         "builds/<uuid:build_id>/deploy", build_views.build_deploy, name="build_deploy"
     ),
     path(
-        "deployments/<uuid:deployment_id>/remove",
-        build_views.deployment_remove,
-        name="deployment_remove",
+        "builds/<uuid:build_id>/deployments/<uuid:deployment_id>/",
+        build_views.build_deployment,
+        name="build_deployment",
+    ),
+    path(
+        "builds/<uuid:build_id>/deployments/<uuid:deployment_id>/remove",
+        build_views.build_deployment_remove,
+        name="build_deployment_remove",
     ),
     path(
         "build-host-images/",
