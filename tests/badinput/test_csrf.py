@@ -13,7 +13,15 @@ from django.urls import URLPattern, reverse
 from django.utils import timezone
 
 from hosts import urls as page_urls
-from hosts.models import BuildHost, BuildHostImage, Endpoint, Registry
+from hosts.models import (
+    Build,
+    BuildHost,
+    BuildHostImage,
+    CleanupPlan,
+    Deployment,
+    Endpoint,
+    Registry,
+)
 
 pytestmark = [pytest.mark.badinput, pytest.mark.django_db, pytest.mark.timeout(120)]
 
@@ -41,11 +49,28 @@ def rows(admin):
     image = BuildHostImage.objects.create(
         ref="127.0.0.1:1/p/dch:1", base_image="x", created_by=admin
     )
+    digest = "sha256:" + "0" * 64
+    build = Build.objects.create(
+        owner=admin,
+        build_host=host,
+        tags=["127.0.0.1:1/p/app:1"],
+        state=Build.State.SUCCEEDED,
+        digest=digest,
+    )
+    deployment = Deployment.objects.create(
+        owner=admin, endpoint=endpoint, image=f"127.0.0.1:1/p/app@{digest}"
+    )
     return {
         "build_host_id": host.pk,
         "endpoint_id": endpoint.pk,
         "registry_id": registry.pk,
         "image_id": image.pk,
+        "build_id": build.pk,
+        "deployment_id": deployment.pk,
+        # Done: executing it again changes nothing.
+        "plan_id": CleanupPlan.objects.create(
+            planned_by=admin, state=CleanupPlan.State.DONE
+        ).pk,
     }
 
 
@@ -110,6 +135,10 @@ def test_every_post_without_the_token_is_refused_and_with_it_is_not(session, row
         "registry_check",
         "certificates",
         "certificate_authority_rotate",
+        "build_new",
+        "build_cancel",
+        "build_deploy",
+        "build_deployment_remove",
     ):
         assert name in accepting_post, name
 
