@@ -360,11 +360,13 @@ def request_removal(
     volumes=None,
     *,
     action="build_host.removed",
+    enqueue=True,
     source=None,
     request=None,
 ) -> BuildHost:
-    """Mark the host for removal and enqueue the work; `volumes` is "delete",
-    "keep" or None (the host's policy decides). Asking twice is harmless."""
+    """Mark the host for removal and enqueue the work (unless the caller, a
+    task, removes it itself); `volumes` is "delete", "keep" or None (the
+    host's policy decides). Asking twice is harmless."""
     delete_volumes = _delete_volumes(host, volumes)
     with transaction.atomic():
         host = BuildHost.objects.select_for_update().get(pk=host.pk)
@@ -382,7 +384,8 @@ def request_removal(
             source=source or (None if request else AuditEvent.Source.TASK),
             request=request,
         )
-        tasks.enqueue_on_commit(tasks.remove_build_host, str(host.pk))
+        if enqueue:
+            tasks.enqueue_on_commit(tasks.remove_build_host, str(host.pk))
     return host
 
 

@@ -84,7 +84,7 @@ def run(build_id, worker: str) -> str:
     finally:
         watcher.stop()
         _release_host(build)
-        _end_ephemeral_host(build)
+        _end_ephemeral_host(build, worker)
         contexts.discard(build.context_name)
         leases.release(Build, build.pk, worker)
     return DONE
@@ -172,7 +172,10 @@ def _release_host(build):
         )
 
 
-def _end_ephemeral_host(build):
+def _end_ephemeral_host(build, worker=None):
+    """A build's own host goes when the build ends: removed right here by the
+    build's worker (a queued removal could wait behind other builds), or, for
+    a build that never ran, by a removal task."""
     if not build.ephemeral or build.build_host_id is None:
         return
     host = BuildHost.objects.get(pk=build.build_host_id)
@@ -182,20 +185,14 @@ def _end_ephemeral_host(build):
             state=BuildHost.State.REMOVED, removed_at=timezone.now()
         )
         return
-    if host.state in (
-        BuildHost.State.READY,
-        BuildHost.State.BUSY,
-        BuildHost.State.FAILED,
-    ):
-        if host.state == BuildHost.State.FAILED:
-            return  # its provisioning rolled back already
-        buildhosts.request_removal(
-            None, host, action="build_host.removed", source=SYSTEM
-        )
-        _log(
-            build,
-            f"--- removing build host {host.name} (volumes: {host.policy_label})\n",
-        )
+    if host.state not in (BuildHost.State.READY, BuildHost.State.BUSY):
+        return  # failed (rolled back already), or already going
+    _log(build, f"--- removing build host {host.name} (volumes: {host.policy_label})\n")
+    buildhosts.request_removal(
+        None, host, action="build_host.removed", enqueue=worker is None, source=SYSTEM
+    )
+    if worker is not None:
+        provisioning.remove(host.pk, worker)
 
 
 # --- Build and push ------------------------------------------------------------------
@@ -217,7 +214,7 @@ def _build(build, host, watcher) -> str:
             build_args=build.build_args,
             output=lambda text: _log(build, text),
             stop=lambda: watcher.cancelled,
-            logins=[r.auth_config() for r in host.registries.exclude(username="")],
+            logins=_logins_for_from(build, host),
         )
         for tag in build.tags[1:]:
             engine.tag_image(connection, image_id, tag)
@@ -233,6 +230,17 @@ def _build(build, host, watcher) -> str:
     build.save(update_fields=["image_id", "updated_at"])
     _log(build, f"--- built {image_id}\n")
     return image_id
+
+
+def _logins_for_from(build, host):
+    """Logins for the registries the Dockerfile names (FROM a private image);
+    none when it names none, which saves a round trip per registry."""
+    text = contexts.read_dockerfile(build.context_name, build.dockerfile)
+    return [
+        registry.auth_config()
+        for registry in host.registries.exclude(username="")
+        if registry.address in text
+    ]
 
 
 def _push_all(build, host, watcher) -> str:

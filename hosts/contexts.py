@@ -104,6 +104,20 @@ def store_written(dockerfile_text: str, files: dict[str, str] | None = None):
     return StoredContext(name, path.stat().st_size)
 
 
+def read_dockerfile(name: str, dockerfile: str, limit=1024 * 1024) -> str:
+    """The Dockerfile's text from a stored context ("" if unreadable)."""
+    try:
+        with tarfile.open(path_of(name), "r:*") as archive:
+            for member in archive:
+                if _normal(member.name) == dockerfile and member.isfile():
+                    return (
+                        archive.extractfile(member).read(limit).decode(errors="replace")
+                    )
+    except (tarfile.TarError, OSError, EOFError):
+        return ""
+    return ""
+
+
 def discard(name: str) -> None:
     if name:
         path_of(name).unlink(missing_ok=True)
