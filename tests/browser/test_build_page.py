@@ -26,6 +26,20 @@ def state_is(state):
     return STATE_IS.format(state=state)
 
 
+FINAL = " || ".join(state_is(str(state.value)) for state in Build.FINAL_STATES)
+
+
+def wait_succeeded(page, build, timeout):
+    """Until the page shows the build final; then it must have succeeded
+    (else the failure, not a timeout, says what happened)."""
+    page.wait_for_function(FINAL, timeout=timeout)
+    build.refresh_from_db()
+    assert build.state == Build.State.SUCCEEDED, (
+        f"{build.state} at {build.step}: {build.error_reason} {build.error}"
+    )
+    assert page.get_attribute("#build-status", "data-state") == "succeeded"
+
+
 def test_a_build_on_a_host_shows_its_log_live_and_its_end(
     page,
     live_server,
@@ -56,17 +70,18 @@ def test_a_build_on_a_host_shows_its_log_live_and_its_end(
     page.evaluate("window.dchwebMarker = 'no reload'")
 
     # The RUN step's first line shows while the build still runs.
-    page.wait_for_function(log_has("sleeping"), timeout=90_000)
+    page.wait_for_function(f"{log_has('sleeping')} || {FINAL}", timeout=90_000)
     build.refresh_from_db()
-    assert not build.is_final, f"the log showed only once the build was {build.state}"
+    assert not build.is_final, (
+        f"no log line shown before the build was {build.state}: {build.error}"
+    )
+    assert page.evaluate(log_has("sleeping"))
     assert page.get_attribute("#build-status", "hx-trigger") == "every 2s"
 
     # Its end, without a reload: the state, then the rest of the log.
-    page.wait_for_function(state_is("succeeded"), timeout=90_000)
+    wait_succeeded(page, build, timeout=90_000)
     page.wait_for_function(log_has("--- built sha256:"), timeout=15_000)
     assert page.evaluate("window.dchwebMarker") == "no reload"
-    build.refresh_from_db()
-    assert build.state == Build.State.SUCCEEDED
     assert build.tags == ["dchweb-ui/slow:1", "dchweb-ui/slow:latest"]
     # Final: neither the state nor the log polls any more.
     assert page.get_attribute("#build-status", "hx-trigger") is None
@@ -117,8 +132,7 @@ def test_a_build_from_home_pushes_and_deploys_by_digest(
     page.wait_for_url(f"{live_server.url}/builds/*/")
     build = Build.objects.get()
     assert build.ephemeral
-    page.wait_for_function(state_is("succeeded"), timeout=180_000)
-    build.refresh_from_db()
+    wait_succeeded(page, build, timeout=180_000)
     pull = (
         f"docker pull {registry.address}/default-project/dchweb-ui-hello@{build.digest}"
     )
