@@ -296,7 +296,7 @@ def _build_context(request, build):
 @require_safe
 @vary_on_headers("HX-Request")
 def build_detail(request, build_id):
-    """A build: its state (polled every 2 s until it is final), its log's
+    """A build: its state (polled every second until it is final), its log's
     tail (more is appended by the log poller), cancel, and for a pushed
     image, deploy."""
     build = _visible_build(request, build_id)

@@ -76,7 +76,7 @@ def test_a_build_on_a_host_shows_its_log_live_and_its_end(
         f"no log line shown before the build was {build.state}: {build.error}"
     )
     assert page.evaluate(log_has("sleeping"))
-    assert page.get_attribute("#build-status", "hx-trigger") == "every 2s"
+    assert page.get_attribute("#build-status", "hx-trigger") == "every 1s"
 
     # Its end, without a reload: the state, then the rest of the log.
     wait_succeeded(page, build, timeout=90_000)

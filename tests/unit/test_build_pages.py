@@ -24,7 +24,7 @@ HOSTILE = "<script>window.__xss=1</script>"
 ESCAPED = "&lt;script&gt;window.__xss=1&lt;/script&gt;"
 TAG = "registry.test:5443/default-project/app:1"
 DIGEST = "sha256:" + "ab" * 32
-POLL_STATUS = 'hx-trigger="every 2s"'
+POLL_STATUS = 'hx-trigger="every 1s"'
 POLL_LOG = 'hx-trigger="every 1s"'
 ENQUEUE_BUILD = "hosts.tasks.run_build.delay"
 ENQUEUE_PROVISION = "hosts.tasks.provision_build_host.delay"
