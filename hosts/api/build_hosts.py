@@ -4,7 +4,7 @@ hosts/buildhosts.py and the Celery tasks it enqueues."""
 from ninja import Field, Query, Router, Schema, Status
 
 from hosts import buildhosts, downloads
-from hosts.api.errors import answering
+from hosts.api.errors import MAX_OFFSET, answering
 from hosts.api.schemas import BuildHostIn, BuildHostOut, ErrorOut, ExtendIn
 from hosts.models import BuildHost
 
@@ -25,17 +25,21 @@ def _service_errors():
 
 class BuildHostFilters(Schema):
     state: BuildHost.State | None = Field(None, description="only hosts in this state")
+    limit: int = Field(100, ge=1, le=1000, description="at most this many hosts")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="hosts to skip")
 
 
 @router.get(
     "/build-hosts", response={200: list[BuildHostOut], 400: ErrorOut, 401: ErrorOut}
 )
 def list_build_hosts(request, filters: Query[BuildHostFilters]):
-    """Your build hosts (admins: everyone's), newest first."""
+    """Your build hosts (admins: everyone's), newest first, `limit` at a time
+    from `offset` (removed hosts stay listed: without a page, each answer
+    grew with every host ever made)."""
     hosts = buildhosts.visible_to(request.auth).prefetch_related("steps", "registries")
     if filters.state:
         hosts = hosts.filter(state=filters.state)
-    return hosts
+    return hosts[filters.offset : filters.offset + filters.limit]
 
 
 @router.post(

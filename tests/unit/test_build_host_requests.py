@@ -255,3 +255,31 @@ def test_metrics_count_build_hosts_by_state(
 
     assert 'dchweb_build_hosts{state="requested"} 1' in text
     assert 'dchweb_build_hosts{state="ready"} 0' in text
+
+
+def test_the_list_comes_a_page_at_a_time_newest_first(
+    api_get, developer, developer_token, endpoint
+):
+    now = timezone.now()
+    BuildHost.objects.bulk_create(
+        BuildHost(
+            name=f"h{n}",
+            owner=developer,
+            endpoint=endpoint,
+            image="registry.test:5443/default-project/dch-photon:20.10",
+            state=BuildHost.State.REMOVED,
+            expires_at=now,
+            created_at=now - timedelta(minutes=n),
+        )
+        for n in range(105)
+    )
+
+    def names(path):
+        answer = api_get(path, developer_token)
+        assert answer.status_code == 200, answer.content
+        return [host["name"] for host in answer.json()]
+
+    assert names("/api/v1/build-hosts") == [f"h{n}" for n in range(100)]
+    assert names("/api/v1/build-hosts?limit=3&offset=101") == ["h101", "h102", "h103"]
+    assert api_get("/api/v1/build-hosts?limit=0", developer_token).status_code == 400
+    assert api_get("/api/v1/build-hosts?limit=1001", developer_token).status_code == 400
