@@ -10,7 +10,9 @@
    audit events. It is filled to 10 % first, then to 100 %.
 2. Queries per request, in this process (django.test.Client and
    CaptureQueriesContext, after a warm-up request), for each URL and role at
-   10 % and at 100 % of the rows: the two counts must be equal.
+   10 % and at 100 % of the rows: the two counts must be equal. With them,
+   the time of one request alone (median of 5), which shows work that grows
+   with the rows even when the number of queries does not.
 3. gunicorn (dchweb.wsgi, 4 sync workers, 127.0.0.1 only, DEBUG off) on the
    full database, driven by ApacheBench: -c 20 and a fixed -n per URL, after
    a warm-up of 40. Pages with the session cookie a login through
@@ -35,6 +37,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -458,6 +461,7 @@ class Target:
     role: str  # "dev" or "admin"
     kind: str  # "page" (session) or "api" (bearer token)
     queries: tuple = ()  # per database size
+    alone: tuple = ()  # ms, one request in-process, per database size
     ab: dict | None = None
 
 
@@ -510,6 +514,12 @@ def count_queries(world, found):
                 f"{target.path} as {target.role}: {response.status_code} in-process"
             )
         target.queries += (len(captured),)
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            client.get(target.path, **headers)
+            times.append((time.perf_counter() - started) * 1000)
+        target.alone += (statistics.median(times),)
 
 
 # --- The server and the load tool ----------------------------------------------------
@@ -681,9 +691,9 @@ def table(found, requests_total):
     say()
     say(
         f"| URL | as | median ms | p95 ms | max ms | req/s | non-2xx | failed "
-        f"| bytes | queries at {SMALL:.0%} / 100 % |"
+        f"| bytes | queries at {SMALL:.0%} / 100 % | alone ms at {SMALL:.0%} / 100 % |"
     )
-    say("|---|---|---|---|---|---|---|---|---|---|")
+    say("|---|---|---|---|---|---|---|---|---|---|---|")
     for target in found:
         result = target.ab
         small, full = target.queries
@@ -692,13 +702,15 @@ def table(found, requests_total):
             f"| `{target.path}` | {target.role} | {result['median']:.0f} "
             f"| {result['p95']:.0f} | {result['max']:.0f} | {result['rps']:.1f} "
             f"| {result['non_2xx']} | {result['failed']} | {result['bytes']:,} "
-            f"| {small} / {full}{same} |"
+            f"| {small} / {full}{same} "
+            f"| {target.alone[0]:.0f} / {target.alone[1]:.0f} |"
         )
     say()
     say(
         f"ab -n {requests_total} -c {CLIENTS} per row (after {WARMUP} warm-up "
         "requests); median/p95/max from ab's percentile table (whole ms); "
-        "bytes: the mean body size"
+        "bytes: the mean body size; alone: one request in this process, no "
+        "concurrency (median of 5)"
     )
 
 
