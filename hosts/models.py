@@ -747,10 +747,50 @@ class Volume(models.Model):
             models.Index(
                 fields=["present", "status", "owner_name"], name="vol_owner_idx"
             ),
+            # A page of the ledger in the page's sorts walks these (LIMIT 50)
+            # instead of sorting every present row. Partial: the ledger's
+            # queries say `WHERE present`, which a plain index cannot seek.
+            models.Index(
+                fields=["name"], condition=models.Q(present=True), name="vol_name_idx"
+            ),
+            models.Index(
+                fields=["status", "name"],
+                condition=models.Q(present=True),
+                name="vol_status_name_idx",
+            ),
+            models.Index(
+                fields=["size_bytes"],
+                condition=models.Q(present=True),
+                name="vol_size_idx",
+            ),
         )
 
     def __str__(self):
         return f"{self.name} on {self.endpoint_id}"
+
+
+class VolumeLedgerStamp(models.Model):
+    """One row (id 1) whose `stamp` the database itself changes, in the same
+    transaction, whenever a volume row is inserted or deleted or any of its
+    columns but `last_seen` and `last_attached` is updated: triggers on
+    hosts_volume (migration 0011, SQLite and PostgreSQL). The ledger's totals
+    are cached under the stamp (hosts/volumes.py: totals), so whatever writes
+    the ledger (refresh, provisioning, clean-up, sizes, a cascade, raw SQL)
+    makes them be computed again, and a rolled-back write leaves the
+    old stamp with the old rows. A stamp never repeats (a random 64-bit value
+    on SQLite, a sequence on PostgreSQL). No row: no caching.
+
+    A new Volume column, or a migration that rebuilds hosts_volume on SQLite
+    (which drops its triggers), needs the triggers made again:
+    tests/unit/test_volume_totals.py fails until they are."""
+
+    SINGLETON = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON)
+    stamp = models.BigIntegerField()
+
+    def __str__(self):
+        return f"volume ledger stamp {self.stamp}"
 
 
 class CleanupPlan(models.Model):
