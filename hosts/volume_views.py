@@ -118,36 +118,29 @@ def volume_list(request):
     _admin_only(request)
     form = VolumeFilterForm(request.GET)
     form.is_valid()
-    context = _ledger_context(request, form)
-    if wants_partial(request):
+    partial = wants_partial(request)
+    context = _ledger_context(request, form, with_owners=not partial)
+    if partial:
         return render(request, "hosts/partials/volume_ledger.html", context)
     context["form"] = form
-    context["owners"] = (
-        Volume.objects.filter(present=True)
-        .exclude(owner_name="")
-        .order_by("owner_name")
-        .values_list("owner_name", flat=True)
-        .distinct()[:500]
-    )
+    context["owners"] = context["totals"]["owners"]
     context["refresh"] = {"state": "idle"}
     context["plan"] = None
     return render(request, "hosts/volumes.html", context)
 
 
-def _ledger_context(request, form):
-    found = volumes.ledger(form.volume_filters())
+def _ledger_context(request, form, *, with_owners=False):
+    filters = form.volume_filters()
+    # Totals (and the owners) come from the cache while the ledger is
+    # unchanged; the page itself is one query of PAGE_SIZE rows.
+    summary = volumes.totals(filters, with_owners=with_owners)
     sort = form.value("sort") or "name"
-    rows = found.annotate(born=Coalesce("created_on_engine", "first_seen"))
-    page = Paginator(rows.order_by(*_ordering(sort)), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    rows = volumes.ledger(filters).annotate(
+        born=Coalesce("created_on_engine", "first_seen")
     )
-    summary = volumes.totals(found)
-    summary.update(
-        found.exclude(status=Volume.Status.IN_USE).aggregate(
-            unmeasured=Count("id", filter=Q(size_bytes__isnull=True)),
-            measured_at=Max("size_measured_at"),
-        )
-    )
+    paginator = Paginator(rows.order_by(*_ordering(sort)), PAGE_SIZE)
+    paginator.count = summary["count"]  # the same filters: no second COUNT
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("sort", None)

@@ -39,16 +39,16 @@ def list_volumes(request, query: Query[VolumeQuery]):
     """Volumes the engines have now, as of the last refresh; with the bytes
     that could be reclaimed (not in use) per owner and per endpoint."""
     _admin_only(request)
-    found = volumes.ledger(
-        volumes.VolumeFilters(
-            endpoint_id=query.endpoint_id,
-            status=query.status or "",
-            owner=query.owner,
-            managed=query.managed,
-            older_than_days=query.older_than_days,
-        )
+    filters = volumes.VolumeFilters(
+        endpoint_id=query.endpoint_id,
+        status=query.status or "",
+        owner=query.owner,
+        managed=query.managed,
+        older_than_days=query.older_than_days,
     )
-    summary = volumes.totals(found)
+    # Computed once per change of the ledger (cached under its stamp).
+    summary = volumes.totals(filters)
+    found = volumes.ledger(filters)
     return {
         "count": summary["count"],
         "limit": query.limit,
