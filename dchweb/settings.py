@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "hosts.middleware.ApiErrorsAsJsonMiddleware",
     "hosts.middleware.RequestSizeLimitMiddleware",
+    "hosts.middleware.NulInQueryRefusedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

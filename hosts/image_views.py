@@ -85,7 +85,11 @@ def _create(request, form):
 def make_default(request, image_id):
     _admin_only(request)
     image = get_object_or_404(BuildHostImage, pk=image_id)
-    endpoint = Endpoint.objects.filter(pk=request.POST.get("endpoint_id")).first()
+    chosen = request.POST.get("endpoint_id", "")
+    # Only a short decimal can be an id: anything else is "none chosen", not
+    # a ValueError or an integer overflow in the database.
+    is_id = chosen.isdecimal() and len(chosen) <= 12
+    endpoint = Endpoint.objects.filter(pk=int(chosen)).first() if is_id else None
     if endpoint is None:
         messages.error(request, "Choose an endpoint.")
         return redirect("build_host_images")

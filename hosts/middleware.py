@@ -76,11 +76,34 @@ class RequestSizeLimitMiddleware:
         limit = settings.DCHWEB_MAX_CONTEXT_BYTES + self.SLACK_BYTES
         if length > limit:
             detail = f"the request is {length} bytes; the most accepted is {limit}"
-            if request.path.startswith("/api/"):
-                body = json.dumps({"error": "too_large", "detail": detail})
-                return HttpResponse(body, status=400, content_type="application/json")
-            return HttpResponse(detail, status=400, content_type="text/plain")
+            return _bad_request(request, "too_large", detail)
         return self.get_response(request)
+
+
+class NulInQueryRefusedMiddleware:
+    """Refuse a query string holding a NUL character (%00) with a 400: no
+    filter or name can contain one, and PostgreSQL cannot even compare text
+    with it (the query would fail as a 500). Bodies are checked where they are
+    parsed: Django forms refuse NUL, and so does the API's parser."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for key, values in request.GET.lists():
+            if any("\x00" in text for text in (key, *values)):
+                detail = f"the query parameter {key!r} holds a NUL character"
+                return _bad_request(request, "bad_request", detail)
+        return self.get_response(request)
+
+
+def _bad_request(request, code, detail):
+    """A 400 before any view: the API's JSON error shape under /api/, plain
+    text elsewhere."""
+    if request.path.startswith("/api/"):
+        body = json.dumps({"error": code, "detail": detail})
+        return HttpResponse(body, status=400, content_type="application/json")
+    return HttpResponse(detail, status=400, content_type="text/plain")
 
 
 def _reason(status: int) -> str:

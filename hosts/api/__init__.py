@@ -15,14 +15,35 @@ from hosts.api.volumes import router as volumes_router
 
 
 class JsonParser(Parser):
-    """JSON bodies; text that is valid JSON but not valid Unicode (a lone
-    surrogate, `"\\udc80"`) is refused as unparsable (400), as no database,
-    certificate or engine can take it."""
+    """JSON bodies, query strings and form fields. Text no database,
+    certificate or engine can take is refused as a 400 before any code sees
+    it: a lone surrogate (`"\\udc80"`, valid JSON but not valid Unicode) and
+    a NUL character (PostgreSQL text cannot hold one)."""
 
     def parse_body(self, request):
         data = super().parse_body(request)
         json.dumps(data, ensure_ascii=False).encode()  # UnicodeEncodeError
+        refuse_nul(data)
         return data
+
+    def parse_querydict(self, data, list_fields, request):
+        parsed = super().parse_querydict(data, list_fields, request)
+        refuse_nul(parsed)
+        return parsed
+
+
+def refuse_nul(value, where="the request"):
+    """Raise a 400 when a NUL character is in any text of `value` (keys too)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise errors.ApiError(400, f"{where} holds a NUL character (\\u0000)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key, where)
+            refuse_nul(item, key if isinstance(key, str) else where)
+    elif isinstance(value, list):
+        for item in value:
+            refuse_nul(item, where)
 
 
 api = NinjaAPI(

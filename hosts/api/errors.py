@@ -114,6 +114,10 @@ def install(api) -> None:
 
     @api.exception_handler(HttpError)
     def on_http_error(request, exc):
+        # Ninja wraps whatever the body parser raised in "Cannot parse request
+        # body"; the parser's own refusal says more.
+        if isinstance(exc.__cause__, ApiError):
+            return on_api_error(request, exc.__cause__)
         return respond(request, exc.status_code, str(exc))
 
     @api.exception_handler(ValidationError)

@@ -53,10 +53,15 @@ GARBAGE_CERTIFICATES = {
         "invalid_certificate",
         "not a readable X.509",
     ),
-    "control characters and NULs": (
-        {"pem": "\x00\x01\x02\x1b[31m\x7f" * 50},
+    "control characters": (
+        {"pem": "\x01\x02\x1b[31m\x7f" * 50},
         "invalid_certificate",
         "is not PEM",
+    ),
+    "NULs (refused before any code sees them)": (
+        {"pem": "\x00\x01\x02" * 50},
+        "bad_request",
+        "NUL",
     ),
     "a lone surrogate (valid JSON, not Unicode)": (
         {"pem": "\udc80-----BEGIN CERTIFICATE-----"},

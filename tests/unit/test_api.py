@@ -126,6 +126,48 @@ def test_bad_query_parameters_are_400_with_a_readable_detail(
     assert body["detail"].startswith(f"{field}: ")
 
 
+# PostgreSQL cannot store or even compare text holding NUL: every way in
+# refuses it first, with a 400, on SQLite too.
+
+
+@pytest.mark.parametrize("query", ["actor=a%00b", "act%00or=x", "limit=1&action=%00"])
+def test_a_nul_in_the_query_string_is_a_400(api_get, admin_token, query):
+    response = api_get(f"/api/v1/audit-events?{query}", token=admin_token)
+
+    body = assert_error(response, 400, "bad_request")
+    assert "NUL" in body["detail"]
+
+
+def test_a_nul_in_a_page_query_string_is_a_400(client, team_admin):
+    client.force_login(team_admin)
+
+    response = client.get("/audit/?actor=a%00b")
+
+    assert response.status_code == 400
+    assert "NUL" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "a\x00b", "address": "registry.test:5443"},
+        {"name": "r", "address": "registry.test:5443", "username": "\x00"},
+        {"name": "r", "address": "registry.test:5443", "\x00": "x"},
+    ],
+)
+def test_a_nul_in_a_json_body_is_a_400_and_nothing_is_saved(client, admin_token, body):
+    response = client.post(
+        "/api/v1/registries",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {admin_token}",
+    )
+
+    detail = assert_error(response, 400, "bad_request")["detail"]
+    assert "NUL" in detail
+    assert not Registry.objects.exists()
+
+
 def test_an_unexpected_error_is_500_internal_and_logged(
     api_get, admin_token, monkeypatch, caplog
 ):

@@ -81,3 +81,21 @@ def test_only_a_ready_image_becomes_a_default(team_admin, world):
     client.post(url, {"endpoint_id": endpoint.pk})
     endpoint.refresh_from_db()
     assert endpoint.default_image == image.ref
+
+
+@pytest.mark.parametrize("chosen", ["", "abc", "1e3", "9" * 40, "-1"])
+def test_a_default_for_no_such_endpoint_id_is_a_message(team_admin, world, chosen):
+    endpoint, _ = world
+    image = BuildHostImage.objects.create(
+        ref="registry.test:5443/p/x:1", base_image="b", state="ready"
+    )
+    client = signed_in(team_admin)
+
+    answer = client.post(
+        f"/build-host-images/{image.pk}/default/", {"endpoint_id": chosen}, follow=True
+    )
+
+    assert answer.status_code == 200
+    assert "Choose an endpoint." in answer.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.default_image == "registry.test:5443/p/dch-photon:1"
