@@ -5,15 +5,12 @@ undefined), no element is injected, and the literal text is on the page.
 Rows are made directly (as a hostile API client, engine or registry would
 leave them): an endpoint, its last error, a registry, its last check error,
 a build host, its failed step, a certificate, an audit event's details and
-object, a build-host image, and a build's log.
-
-/builds/<id>/ (the live log page, design.md §4.3) does not exist yet in
-hosts/urls.py: its case is skipped, saying so, until it does; the log's API
-answer is checked meanwhile (text/plain, nosniff: never rendered as HTML).
+object, a build-host image, and a build's log (on /builds/<id>/, and through the
+API as text/plain with nosniff: never rendered as HTML).
 """
 
 import pytest
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from hosts import audit, buildlogs, certificates
@@ -146,10 +143,7 @@ def test_names_and_messages_are_text_on_every_page(
 
 def test_a_build_log_is_text_on_its_page(page, live_server, admin, hostile_rows):
     build = hostile_rows["build"]
-    try:
-        path = reverse("build", args=[build.pk])
-    except NoReverseMatch:
-        pytest.skip("no /builds/<id>/ page in hosts/urls.py yet (design.md §4.3)")
+    path = reverse("build", args=[build.pk])
     sign_in(page, live_server, "root", "root-password-1")
     assert_shown_as_text(page, f"{live_server.url}{path}", [f"RUN echo {XSS}"])
 

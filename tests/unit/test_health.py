@@ -26,7 +26,7 @@ def test_healthz_is_503_and_names_the_broker_when_it_is_down(
 @pytest.fixture
 def throwaway_redis(tmp_path):
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (devstack/up installs it)")
+        pytest.fail("redis-server is not installed: run devstack/up, which installs it")
     socket_path = tmp_path / "redis.sock"
     server = subprocess.Popen(
         [

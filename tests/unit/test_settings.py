@@ -88,10 +88,7 @@ def test_a_missing_env_file_is_not_an_error(tmp_path):
     envfile.load_env_defaults(tmp_path / "absent")
 
 
-@pytest.mark.django_db
-def test_the_sqlite_database_runs_in_wal_mode_on_a_file(settings):
-    if connection.vendor != "sqlite":
-        pytest.skip("DATABASE_URL points at another database")
+def assert_sqlite_in_wal_mode_on_a_file():
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA journal_mode")
         journal_mode = cursor.fetchone()[0]
@@ -99,3 +96,21 @@ def test_the_sqlite_database_runs_in_wal_mode_on_a_file(settings):
     assert journal_mode == "wal"
     # A file, not :memory:, so a worker process can open the same database.
     assert Path(connection.settings_dict["NAME"]).is_file()
+
+
+def assert_postgresql_from_database_url():
+    # The test database is the one DATABASE_URL names, with pytest-django's
+    # prefix, on a server new enough for Django 5.2 (PostgreSQL 14+).
+    url_name = os.environ["DATABASE_URL"].rsplit("/", 1)[1].split("?")[0]
+    assert connection.settings_dict["NAME"] == f"test_{url_name}"
+    assert connection.pg_version >= 140000
+
+
+@pytest.mark.django_db
+def test_the_database_is_the_one_configured():
+    checks = {
+        "sqlite": assert_sqlite_in_wal_mode_on_a_file,
+        "postgresql": assert_postgresql_from_database_url,
+    }
+    assert connection.vendor in checks, f"no check for a {connection.vendor} database"
+    checks[connection.vendor]()
