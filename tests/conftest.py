@@ -6,6 +6,7 @@ registry. Run by hand, `devstack/exec .venv/bin/pytest ...` does the same.
 A test that needs a part that is not there fails and says how to get it.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -118,20 +120,34 @@ def celery_worker(django_db_setup, django_db_blocker):
         stop_process(worker)
 
 
+def subprocess_database_env():
+    """The variables that point a subprocess's settings at this run's test
+    database: its SQLite file, or a DATABASE_URL naming the test database
+    (`test_<name>` on PostgreSQL) with the same role and socket."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return {"DCHWEB_SQLITE_PATH": str(db["NAME"])}
+    if connection.vendor != "postgresql":
+        pytest.fail(f"no DATABASE_URL for a {connection.vendor} test database")
+    user = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        user += ":" + quote(db["PASSWORD"], safe="")
+    netloc = f"{user}@{quote(db['HOST'] or '', safe='')}"
+    if db["PORT"]:
+        netloc += f":{db['PORT']}"
+    return {"DATABASE_URL": f"postgres://{netloc}/{quote(db['NAME'], safe='')}"}
+
+
 def start_celery_worker(queue, log_name="celery-worker"):
     """Start `celery worker` on `queue` (node `<queue>@<host>`, so a restart
     is the same node) against the test database; wait until it answers.
     Tasks it enqueues itself go to the same queue."""
-    from django.db import connection
-
     from dchweb.celery import app
 
     devstack_value("DCHWEB_REDIS_URL")
-    env = dict(
-        os.environ,
-        DCHWEB_SQLITE_PATH=str(connection.settings_dict["NAME"]),
-        DCHWEB_TASK_QUEUE=queue,
-    )
+    env = dict(os.environ, **subprocess_database_env(), DCHWEB_TASK_QUEUE=queue)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log_path = LOG_DIR / f"{log_name}.log"
     with log_path.open("ab") as log:
@@ -288,12 +304,18 @@ def developer(django_user_model):
 def leftovers(engine):
     """Removes whatever this test's installation left on the engine, after
     the test has had its say about it."""
+    import docker.errors
+
     yield
     label = f"io.dchweb.installation={_installation_id()}"
+    # A worker may still be removing what is listed (an ephemeral build host
+    # goes after its build is final): gone meanwhile is gone.
     for container in engine.containers.list(all=True, filters={"label": label}):
-        container.remove(force=True, v=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True, v=True)
     for volume in engine.volumes.list(filters={"label": label}):
-        volume.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            volume.remove(force=True)
 
 
 def _installation_id():

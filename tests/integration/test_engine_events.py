@@ -8,10 +8,9 @@ import time
 import uuid
 
 import pytest
-from django.db import connection
 
 from hosts.models import Volume
-from tests.conftest import LOG_DIR, ROOT, stop_process
+from tests.conftest import LOG_DIR, ROOT, stop_process, subprocess_database_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -19,7 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def watcher(endpoint):
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, DCHWEB_SQLITE_PATH=str(connection.settings_dict["NAME"]))
+    env = dict(os.environ, **subprocess_database_env())
     with (LOG_DIR / "watch-engines.log").open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "watch_engines", "--poll", "1"],
