@@ -195,10 +195,12 @@ def test_a_developers_list_has_no_owner_column(client, developer, make_host):
     assert "<th>Owner</th>" not in client.get("/build-hosts/").content.decode()
 
 
-def test_the_navigation_links_to_build_hosts(client, developer):
+def test_the_navigation_links_to_build_hosts_and_builds(client, developer):
     client.force_login(developer)
 
-    assert 'href="/build-hosts/">Build hosts</a>' in client.get("/").content.decode()
+    home = client.get("/").content.decode()
+    assert 'href="/build-hosts/">Build hosts</a>' in home
+    assert 'href="/builds/">Builds</a>' in home
 
 
 # --- The form -------------------------------------------------------------------
