@@ -6,6 +6,7 @@ volume that is in use."""
 import contextlib
 import io
 import json
+import time
 import uuid
 from contextlib import redirect_stderr
 
@@ -203,3 +204,36 @@ def test_the_optional_reap_policy_uses_a_plan_and_the_audit_trail(
     assert not set(kept_host.volume_names) & {v.name for v in engine.volumes.list()}
     event = AuditEvent.objects.get(action="cleanup.executed", object_id=str(plan.pk))
     assert event.source == "task" and event.details["results"] == {"removed": 2}
+
+
+def test_totals_read_before_a_refresh_in_the_worker_show_it_after(
+    celery_worker, endpoint, engine, admin, made
+):
+    """The totals are cached in this process under the ledger's stamp; the
+    worker, another process, rescans; the next read shows the new volume."""
+    owner = f"totals-{uuid.uuid4().hex[:8]}"  # this test's alone, on a shared engine
+    token = services.create_api_token(admin, "t", actor=admin, source="cli")[1]
+    as_admin = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    def mine():
+        return as_admin.get("/api/v1/volumes", {"owner": owner}).json()
+
+    assert mine()["count"] == 0
+    assert mine()["count"] == 0  # and now from the cache
+    name = engine.volumes.create(owner, labels={"io.dchweb.owner": owner}).name
+    made["volumes"].append(name)
+
+    asked = as_admin.post(
+        "/api/v1/volumes/refresh",
+        {"endpoint_id": endpoint.pk},
+        content_type="application/json",
+    )
+    assert asked.status_code == 202
+    deadline = time.monotonic() + 60
+    while mine()["count"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+    found = mine()
+    assert found["count"] == 1
+    assert [item["name"] for item in found["items"]] == [name]
+    assert [(row["key"], row["volumes"]) for row in found["by_owner"]] == [(owner, 1)]
