@@ -32,52 +32,35 @@
 Everything made here (containers, volumes, pushed manifests, the workers,
 the database, the data folder, the Redis queue) is removed at the end, on
 Ctrl-C / SIGTERM and on errors too (the worker logs are kept after an error).
+The set-up, the workers, the by-hand provisioning steps and the clean-up come
+from bench/_common.py, which the other bench scripts share.
 """
 
 import argparse
 import contextlib
 import io
 import os
-import shutil
-import signal
-import statistics
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-# bench/provision.py's helpers: the world, the Django setup, the worker.
-from bench import provision  # noqa: E402
-from bench.provision import say  # noqa: E402
+from bench import _common
+from bench._common import TOKEN, say
 
 RUNS = 5
 PARALLEL = 4
 POLL_SECONDS = 0.01
 PIPELINE_TIMEOUT_SECONDS = 300
 GOAL_RATIO = 1.10
-TOKEN = uuid.uuid4().hex[:8]
-BENCH_LABEL = "io.dchweb.bench"
 PROJECT = "default-project"
-
-
-def _interrupt(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def since(stamp, wall):
     return None if stamp is None else stamp.timestamp() - wall
-
-
-def vm_hwm_kib(pid="self"):
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return None
 
 
 # --- Made here, to remove at the end ------------------------------------------------
@@ -125,95 +108,25 @@ def new_repository():
 # --- Direct: docker-py by hand ------------------------------------------------------
 
 
-class Direct(provision.Direct):
+class Direct(_common.Direct):
     """A build host started by hand, one build and push on it, then removed."""
 
     def pipeline(self, number, context, made):
         """Returns (seconds, {step: seconds})."""
         from hosts import registry_check
-        from tests.support import pki
-        from tests.support.buildhost import (
-            DIND_OPTIONS,
-            mutual_tls_client,
-            registry_ca_files,
-            stream_errors,
-            tar_of,
-            tlsverify_files,
-            wait_until_pinged,
-            write_client_files,
-        )
+        from tests.support.buildhost import mutual_tls_client, stream_errors
 
         devstack = self.devstack
-        name = f"dchweb-bench-{TOKEN}-{number}"
-        labels = {BENCH_LABEL: TOKEN}
         repository = new_repository()
         ref = f"{devstack['registry']}/{repository}:{max(number, 1)}"
         made.pushing(repository, str(max(number, 1)))
-        steps = {}
-        started = mark = time.perf_counter()
-
-        def step(step_name):
-            nonlocal mark
-            now = time.perf_counter()
-            steps[step_name] = now - mark
-            mark = now
-
-        image, tag = devstack["image"].rsplit(":", 1)
-        errors = stream_errors(
-            self.client.api.pull(
-                image,
-                tag=tag,
-                stream=True,
-                decode=True,
-                auth_config=devstack["registry_auth"],
-            )
-        )
-        if errors:
-            raise RuntimeError(f"pull failed: {errors}")
-        step("pull_image")
-        binds = {}
-        for suffix, path in (("data", "/var/lib/docker"), ("certs", "/certs")):
-            volume = self.client.volumes.create(name=f"{name}-{suffix}", labels=labels)
-            binds[volume.name] = {"bind": path, "mode": "rw"}
-        step("create_volumes")
-        container = self.client.containers.create(
-            devstack["image"],
-            command=["-tlsverify"],
-            name=name,
-            labels=labels,
-            detach=True,
-            volumes=binds,
-            ports={"2376/tcp": ("127.0.0.1", None)},
-            network=devstack["network"],
-            **DIND_OPTIONS,
-        )
-        step("create_container")
-        ca = pki.make_ca(f"bench build host {name}")
-        server = ca.issue_server(name, [name], ["127.0.0.1"])
-        client_pair = ca.issue_client("bench")
-        cert_dir = write_client_files(self.workdir / name, ca, client_pair)
-        files = tlsverify_files(ca, server, client_pair)
-        files.update(registry_ca_files(devstack["registry"], devstack["registry_ca"]))
-        if not container.put_archive("/", tar_of(files)):
-            raise RuntimeError("the engine refused the archive")
-        step("inject_certs")
-        container.start()
-        container.reload()
-        url = f"https://127.0.0.1:{int(container.ports['2376/tcp'][0]['HostPort'])}"
-        step("start")
-        wait_until_pinged(url, cert_dir, timeout=120)
-        step("wait_ready")
+        step = _common.StepClock()
+        container, binds, url, cert_dir = self.start_build_host(number, step)
         build_host = mutual_tls_client(url, cert_dir)
         try:
-            build_host.login(
-                username=devstack["registry_user"],
-                password=devstack["registry_password"],
-                registry=devstack["registry"],
-                reauth=True,
-                dockercfg_path="/nonexistent/dchweb-bench/config.json",
-            )
+            self.registry_login(build_host)
             step("verify_registry")
-            steps["provision (to ready)"] = time.perf_counter() - started
+            step.steps["provision (to ready)"] = step.elapsed()
 
             image_id, build_errors = "", []
             for chunk in build_host.api.build(
@@ -260,61 +173,12 @@ class Direct(provision.Direct):
 
         container.remove(force=True, v=True)
         step("remove_container")
-        for volume in binds:
-            self.client.volumes.get(volume).remove()
+        self.remove_volumes(binds)
         step("remove_volumes")
-        return time.perf_counter() - started, steps
+        return step.elapsed(), step.steps
 
 
 # --- dchweb: create_build, the worker does the rest ---------------------------------
-
-
-class Worker(provision.Worker):
-    """provision.Worker with a node name of its own, so two can share a queue."""
-
-    def __init__(self, queue, database, log_path, node):
-        import subprocess
-
-        self.queue = queue
-        self.node = node
-        self.log_path = log_path
-        env = dict(
-            os.environ, DCHWEB_SQLITE_PATH=str(database), DCHWEB_TASK_QUEUE=queue
-        )
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "celery", "-A", "dchweb", "worker"),
-                    *("-Q", queue, "--concurrency", "1", "-n", f"{node}@%h"),
-                    *("-l", "info"),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_ready(self, timeout=60):
-        from kombu.exceptions import OperationalError
-        from redis.exceptions import RedisError
-
-        from dchweb.celery import app
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker {self.node} exited:\n{self.log_tail()}")
-            try:
-                replies = app.control.ping(timeout=1.0)
-            except (OperationalError, RedisError):
-                time.sleep(0.5)
-                continue
-            if any(
-                name.startswith(f"{self.node}@") for reply in replies for name in reply
-            ):
-                return
-        raise RuntimeError(f"worker {self.node} never answered:\n{self.log_tail()}")
 
 
 class Pipeline:
@@ -459,13 +323,7 @@ def run_dchweb(pipelines):
 STEP_ROWS = (
     "submit (create_build)",
     "queue (to build start)",
-    "pull_image",
-    "create_volumes",
-    "create_container",
-    "inject_certs",
-    "start",
-    "wait_ready",
-    "verify_registry",
+    *_common.PROVISION_STEPS,
     "  provision steps (sum)",
     "provision (to ready_at)",
     "provision (to ready)",
@@ -483,36 +341,19 @@ STEP_ROWS = (
 
 
 def report_sequential(times, steps, warmups):
-    direct, dchweb = times["direct"], times["dchweb"]
-    say()
-    say(f"{'run':>4}  {'direct s':>9}  {'dchweb s':>9}")
-    for index, (one, other) in enumerate(zip(direct, dchweb, strict=True), 1):
-        say(f"{index:>4}  {one:>9.3f}  {other:>9.3f}")
-    direct_median = statistics.median(direct)
-    dchweb_median = statistics.median(dchweb)
-    ratio = dchweb_median / direct_median
-    say(f"{'med':>4}  {direct_median:>9.3f}  {dchweb_median:>9.3f}")
-    say(
-        f"warm-up (not in the medians): direct {warmups['direct']:.3f} s, "
-        f"dchweb {warmups['dchweb']:.3f} s"
-    )
-    verdict = "meets" if ratio <= GOAL_RATIO else "misses"
-    say(f"ratio dchweb/direct: {ratio:.3f} ({verdict} the goal of <= {GOAL_RATIO})")
-    stamped = statistics.median(run["to removed_at (stamp)"] for run in steps["dchweb"])
-    say(
-        f"dchweb to the worker's removed_at stamp (no polling delay): median "
-        f"{stamped:.3f} s, ratio {stamped / direct_median:.3f}"
+    _common.say_runs(
+        times,
+        steps,
+        warmups,
+        GOAL_RATIO,
+        warmups_are="not in the medians",
+        stamp="to removed_at (stamp)",
+        stamp_is="the worker's removed_at stamp",
     )
     say()
     say("median per step (s); dchweb's from its Build, BuildHost and BuildHostStep")
     say("stamps, and the state changes the bench saw")
-    say(f"  {'step':<30} {'direct':>7} {'dchweb':>7}")
-    for name in STEP_ROWS:
-        cells = []
-        for side in ("direct", "dchweb"):
-            values = [run[name] for run in steps[side] if run.get(name) is not None]
-            cells.append(f"{statistics.median(values):>7.3f}" if values else "      -")
-        say(f"  {name:<30} {cells[0]} {cells[1]}")
+    _common.say_step_medians(steps, STEP_ROWS, "  {:<30} {} {}")
 
 
 def report_peaks(workers):
@@ -523,7 +364,7 @@ def report_peaks(workers):
                 f"worker {worker.node} peak RSS (VmHWM), {role} process {pid}: "
                 f"{kib / 1024:.1f} MiB"
             )
-    say(f"bench process peak RSS (VmHWM): {vm_hwm_kib() / 1024:.1f} MiB")
+    say(f"bench process peak RSS (VmHWM): {_common.own_peak_rss_mib():.1f} MiB")
 
 
 # --- Main -------------------------------------------------------------------------
@@ -536,34 +377,41 @@ def main():
         "--parallel", type=int, default=PARALLEL, help="pipelines at once in part 2"
     )
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, _interrupt)
-    devstack = provision.devstack_values()
+    _common.stop_on_sigterm()
+    devstack = _common.devstack_values(needs_redis=True)
     busybox = Path("/bin/busybox")
     if not busybox.exists():
         sys.exit("/bin/busybox is missing: devstack/up installs busybox-static")
 
-    var = ROOT / "var"
-    var.mkdir(exist_ok=True)
-    database = var / f"bench-{os.getpid()}.sqlite3"
+    database = _common.var_path(f"bench-{os.getpid()}.sqlite3")
     data_dir = Path(tempfile.mkdtemp(prefix="dchweb-bench-data-"))
-    os.environ["DCHWEB_DATA_DIR"] = str(data_dir)
     workdir = tempfile.TemporaryDirectory(prefix="dchweb-bench-")
     queue = f"dchweb-bench-{TOKEN}"
     workers, direct, installation_id = [], None, None
     made = Made()
-    ok = failed = False
-    try:
+
+    def clean_up(failed):
+        # Workers first (so they make nothing more), then engine objects,
+        # Redis, files; then the registry's manifests.
+        _common.stop_and_clean_up(
+            workers, direct, installation_id, queue, database, failed
+        )
+        _common.remove_data_dir(data_dir)
+        delete_manifests(made, devstack)
+        workdir.cleanup()
+
+    with _common.guarded_run(clean_up) as run:
         say(f"bench {TOKEN}: database {database.name}, queue {queue}, data {data_dir}")
-        provision.setup_django(database, queue)
-        endpoint, registry, user, installation_id = provision.make_world(devstack)
+        _common.setup_django(database, queue=queue, data_dir=data_dir)
+        endpoint, registry, user, installation_id = _common.devstack_world(devstack)
         direct = Direct(devstack, Path(workdir.name))
         from tests.support.contexts import hello_context
 
         context = hello_context(busybox.read_bytes())
 
         def start_worker(index):
-            log = var / f"bench-{os.getpid()}-worker{index}.log"
-            worker = Worker(queue, database, log, f"{queue}-w{index}")
+            log = _common.var_path(f"bench-{os.getpid()}-worker{index}.log")
+            worker = _common.Worker(queue, database, log, node=f"{queue}-w{index}")
             workers.append(worker)
             worker.wait_ready()
             say(f"worker {worker.node} (pid {worker.process.pid}) ready")
@@ -581,18 +429,7 @@ def main():
 
         # 1. One at a time, interleaved.
         sides = (("direct", by_hand), ("dchweb", dchweb))
-        warmups = {}
-        for side, run in sides:
-            warmups[side], _ = run(0)
-            say(f"warm-up {side}: {warmups[side]:.3f} s")
-        times = {"direct": [], "dchweb": []}
-        steps = {"direct": [], "dchweb": []}
-        for number in range(1, args.runs + 1):
-            for side, run in sides:
-                seconds, detail = run(number)
-                times[side].append(seconds)
-                steps[side].append(detail)
-                say(f"run {number} {side}: {seconds:.3f} s")
+        times, steps, warmups = _common.interleaved_runs(sides, args.runs)
         report_sequential(times, steps, warmups)
 
         # 2. Several at once, two workers.
@@ -634,61 +471,14 @@ def main():
         leftovers = [p.name for p in (data_dir / "contexts").glob("*")]
         if leftovers:
             say(f"note: contexts left in the data folder: {leftovers}")
-        ok = True
-    except KeyboardInterrupt:
-        say("interrupted: cleaning up")
-    except Exception:
-        failed = True
-        raise
-    finally:
-        cleanup(workers, direct, installation_id, queue, database, data_dir, failed)
-        delete_manifests(made, devstack)
-        workdir.cleanup()
-    return 0 if ok else 1
+    return 0 if run.ok else 1
 
 
 def delete_manifests(made, devstack):
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
+    with _common.uninterruptible():
         if made.images:
             deleted, found = made.delete_images(devstack)
             say(f"clean-up: deleted {deleted} of the {found} images pushed")
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def cleanup(workers, direct, installation_id, queue, database, data_dir, failed):
-    """Workers first (so they make nothing more), then engine objects, the
-    registry's manifests, Redis, then files."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        for worker in workers:
-            worker.stop()
-        if direct is not None:
-            removed = direct.remove_labelled(BENCH_LABEL, TOKEN)
-            if installation_id:
-                removed += direct.remove_labelled(
-                    "io.dchweb.installation", installation_id
-                )
-            if removed:
-                say(f"clean-up: removed {removed} leftover containers/volumes")
-            direct.client.close()
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-            with contextlib.suppress(Exception):
-                provision.remove_queue(queue)
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
-        shutil.rmtree(data_dir, ignore_errors=True)
-        for worker in workers:
-            if failed:
-                say(f"worker log kept: {worker.log_path}")
-            else:
-                worker.log_path.unlink(missing_ok=True)
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":
