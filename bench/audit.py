@@ -24,7 +24,9 @@ so that the ledger has owners and statuses to total. Everything made carries
 
 Everything (containers, volumes, the server, the database) is removed at the
 end, on errors and on Ctrl-C too. `--profile` prints a cProfile of one
-refresh; `--volumes/--containers` scale it down for a quick try.
+refresh; `--volumes/--containers` scale it down for a quick try. The set-up,
+the server, the login and the clean-up come from bench/_common.py, which the
+other bench scripts share.
 """
 
 import argparse
@@ -34,9 +36,6 @@ import io
 import os
 import pstats
 import re
-import resource
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,11 +45,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-TOKEN = uuid.uuid4().hex[:8]
-BENCH_LABEL = "io.dchweb.bench"
+from bench import _common
+from bench._common import BENCH_LABEL, TOKEN, say
+
 VOLUMES = 10_000
 SMALL = 1_000  # the first look at the call count
 CONTAINERS = 500
@@ -64,25 +63,6 @@ WARMUP_REQUESTS = 40
 SERVER_WORKERS = 4
 REFRESH_GOAL_RATIO = 2.0
 P95_GOAL_MS = 150.0
-
-
-def say(text=""):
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def required(name):
-    value = os.environ.get(name)
-    if not value:
-        sys.exit(
-            f"{name} is not set: run this inside the devstack: "
-            "devstack/up && devstack/exec .venv/bin/python bench/audit.py"
-        )
-    return value
-
-
-def _interrupt(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def parallel(function, items, threads=MAKERS):
@@ -303,19 +283,6 @@ def profile_refresh(endpoint):
 # --- Django, the server, the load ---------------------------------------------------
 
 
-def setup_django(database):
-    os.environ["DCHWEB_SQLITE_PATH"] = str(database)
-    # A fresh database makes a fresh installation id: the bench's own label.
-    os.environ.pop("DCHWEB_INSTALLATION_ID", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dchweb.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
-
-
 def make_world(devstack):
     from django.contrib.auth import get_user_model
 
@@ -344,128 +311,22 @@ def page_exists():
 
 def queries_per_request(admin, token, targets):
     """Queries and in-process time of one request (after one warm-up)."""
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-
     found = {}
     for name, path, kind in targets:
-        client = Client(HTTP_HOST="127.0.0.1")
-        headers = {}
         if kind == "session":
-            client.force_login(admin)
+            client, headers = _common.in_process_client(user=admin)
         else:
-            headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+            client, headers = _common.in_process_client(token=token)
         client.get(path, **headers)
-        times = []
-        for _ in range(10):
-            started = time.perf_counter()
-            response = client.get(path, **headers)
-            times.append(time.perf_counter() - started)
-        with CaptureQueriesContext(connection) as captured:
-            response = client.get(path, **headers)
+        alone = _common.median_request_seconds(client, path, headers, 10)
+        response, captured = _common.captured_request(client, path, headers)
         if response.status_code != 200:
             raise RuntimeError(f"{path}: {response.status_code} in-process")
         slow = sorted(captured.captured_queries, key=lambda q: -float(q["time"] or 0))[
             :3
         ]
-        found[name] = (len(captured), statistics.median(times), slow)
+        found[name] = (len(captured), alone, slow)
     return found
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """gunicorn dchweb.wsgi on 127.0.0.1, on the bench's database."""
-
-    def __init__(self, database, log_path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        env = dict(os.environ, DCHWEB_SQLITE_PATH=str(database), DCHWEB_DEBUG="0")
-        gunicorn = Path(sys.executable).parent / "gunicorn"
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    *(str(gunicorn), "dchweb.wsgi", "-b", f"127.0.0.1:{self.port}"),
-                    *("-w", str(SERVER_WORKERS), "--access-logfile", "-"),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_ready(self, timeout=60):
-        import requests
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{self.log_tail()}")
-            with contextlib.suppress(requests.RequestException):
-                requests.get(f"{self.url}/accounts/login/", timeout=2)
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"the server never answered:\n{self.log_tail()}")
-
-    def log_tail(self):
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-    def peak_rss_kib(self):
-        """VmHWM of the master and of each worker."""
-        pids = [self.process.pid]
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        with contextlib.suppress(OSError):
-            pids += [int(pid) for pid in children.read_text().split()]
-        peaks = []
-        for index, pid in enumerate(pids):
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        role = "master" if index == 0 else "worker"
-                        peaks.append((role, pid, int(line.split()[1])))
-        return peaks
-
-    def stop(self, timeout=20):
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout)
-
-
-def login_cookies(url, username, password):
-    """A session cookie through the login form, as a browser gets one."""
-    import requests
-
-    with requests.Session() as session:
-        form = session.get(f"{url}/accounts/login/", timeout=10)
-        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
-        answer = session.post(
-            f"{url}/accounts/login/",
-            data={
-                "username": username,
-                "password": password,
-                "csrfmiddlewaretoken": csrf[1] if csrf else "",
-            },
-            headers={"Referer": f"{url}/accounts/login/"},
-            timeout=10,
-            allow_redirects=False,
-        )
-        if answer.status_code != 302:
-            raise RuntimeError(f"login failed: {answer.status_code}")
-        return session.cookies.get_dict()
 
 
 def load(url, headers, cookies, requests_total, clients=CLIENTS):
@@ -498,32 +359,7 @@ def load(url, headers, cookies, requests_total, clients=CLIENTS):
     return latencies, wall
 
 
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 # --- Main ---------------------------------------------------------------------------
-
-
-def devstack_values():
-    registry_password = (
-        Path(required("DCHWEB_REGISTRY_PASSWORD_FILE")).read_text().strip()
-    )
-    return {
-        "docker_url": required("DCHWEB_DOCKER_URL"),
-        "network": required("DCHWEB_DEVSTACK_NETWORK"),
-        "image": required("DCHWEB_BUILD_HOST_IMAGE"),
-        "registry": required("DCHWEB_REGISTRY"),
-        "registry_ca": Path(required("DCHWEB_REGISTRY_CA")).read_bytes(),
-        "registry_user": required("DCHWEB_REGISTRY_USER"),
-        "registry_password": registry_password,
-        "registry_auth": {
-            "username": required("DCHWEB_REGISTRY_USER"),
-            "password": registry_password,
-            "serveraddress": required("DCHWEB_REGISTRY"),
-        },
-    }
 
 
 def bench_refresh(args, devstack, maker, endpoint):
@@ -586,45 +422,43 @@ def bench_read_path(database, admin, password, token):
     targets.append((f"API {api}", api, "token"))
     in_process = queries_per_request(admin, token, targets)
 
-    from django.db import connections
-
-    connections.close_all()
-    server = Server(database, database.with_name(f"{database.stem}-server.log"))
+    log_path = database.with_name(f"{database.stem}-server.log")
+    # The server's own environment: the bench's database, DEBUG off (this
+    # process keeps DEBUG on, for the in-process query counts above).
+    env = {"DCHWEB_SQLITE_PATH": str(database), "DCHWEB_DEBUG": "0"}
+    options = ("--access-logfile", "-")
     try:
-        server.wait_ready()
-        say(f"server {server.process.pid} on {server.url}: {SERVER_WORKERS} workers")
-        cookies = login_cookies(server.url, admin.get_username(), password)
-        say()
-        for name, path, kind in targets:
-            headers = {} if kind == "session" else {"Authorization": f"Bearer {token}"}
-            jar = cookies if kind == "session" else {}
-            load(server.url + path, headers, jar, WARMUP_REQUESTS)
-            latencies, wall = load(server.url + path, headers, jar, REQUESTS)
-            p95 = percentile(latencies, 0.95) * 1000
-            verdict = "meets" if p95 < P95_GOAL_MS else "misses"
-            queries, alone, slow = in_process[name]
-            say(
-                f"{name}: {REQUESTS} requests, {CLIENTS} clients: median "
-                f"{statistics.median(latencies) * 1000:.1f} ms, p95 {p95:.1f} ms "
-                f"({verdict} < {P95_GOAL_MS:.0f} ms), max {max(latencies) * 1000:.1f}"
-                f" ms, {REQUESTS / wall:.0f} req/s"
-            )
-            say(
-                f"  one request in-process (DEBUG on): {alone * 1000:.1f} ms, "
-                f"{queries} queries; slowest: "
-                + "; ".join(f"{q['time']} s {q['sql'][:90]}" for q in slow)
-            )
-        say()
-        peaks = server.peak_rss_kib()
-        for role, pid, kib in peaks:
-            say(f"server peak RSS (VmHWM), {role} {pid}: {kib / 1024:.1f} MiB")
-        total = sum(peak[2] for peak in peaks) / 1024
-        say(f"server peak RSS, all processes: {total:.1f} MiB")
+        with _common.running_server(log_path, SERVER_WORKERS, options, env) as server:
+            cookies = _common.login_cookies(server.url, admin.get_username(), password)
+            say()
+            for name, path, kind in targets:
+                measure(server.url, name, path, kind, token, cookies, in_process)
+            say()
+            _common.say_server_peaks(server.peak_rss_kib())
     finally:
-        server.stop()
-        if server.process.returncode not in (0, -signal.SIGTERM):
-            say(f"server log tail:\n{server.log_tail()}")
-        server.log_path.unlink(missing_ok=True)
+        log_path.unlink(missing_ok=True)
+
+
+def measure(url, name, path, kind, token, cookies, in_process):
+    """The load on one target, and what one request in-process showed."""
+    headers = {} if kind == "session" else {"Authorization": f"Bearer {token}"}
+    jar = cookies if kind == "session" else {}
+    load(url + path, headers, jar, WARMUP_REQUESTS)
+    latencies, wall = load(url + path, headers, jar, REQUESTS)
+    p95 = _common.percentile(latencies, 0.95) * 1000
+    verdict = "meets" if p95 < P95_GOAL_MS else "misses"
+    queries, alone, slow = in_process[name]
+    say(
+        f"{name}: {REQUESTS} requests, {CLIENTS} clients: median "
+        f"{statistics.median(latencies) * 1000:.1f} ms, p95 {p95:.1f} ms "
+        f"({verdict} < {P95_GOAL_MS:.0f} ms), max {max(latencies) * 1000:.1f}"
+        f" ms, {REQUESTS / wall:.0f} req/s"
+    )
+    say(
+        f"  one request in-process (DEBUG on): {alone * 1000:.1f} ms, "
+        f"{queries} queries; slowest: "
+        + "; ".join(f"{q['time']} s {q['sql'][:90]}" for q in slow)
+    )
 
 
 def main():
@@ -635,36 +469,30 @@ def main():
     args = parser.parse_args()
     if args.containers * len(MOUNTS) > args.volumes or args.volumes > VOLUMES:
         parser.error(f"at most {VOLUMES} volumes, at least 4 per container")
-    signal.signal(signal.SIGTERM, _interrupt)
-    devstack = devstack_values()
+    _common.stop_on_sigterm()
+    devstack = _common.devstack_values()
 
-    var = ROOT / "var"
-    var.mkdir(exist_ok=True)
-    database = var / f"bench-audit-{os.getpid()}.sqlite3"
+    database = _common.var_path(f"bench-audit-{os.getpid()}.sqlite3")
     maker = None
-    ok = False
-    try:
+
+    def clean_up(_failed):
+        cleanup(maker, database)
+
+    with _common.guarded_run(clean_up) as run:
         say(f"bench {TOKEN}: database {database.name}, label {BENCH_LABEL}={TOKEN}")
-        setup_django(database)
+        _common.setup_django(database)
         endpoint, admin, password, token, installation_id = make_world(devstack)
         maker = Maker(devstack, installation_id)
         maker.ensure_image()
         bench_refresh(args, devstack, maker, endpoint)
         bench_read_path(database, admin, password, token)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        say(f"bench process peak RSS: {rss / 1024:.1f} MiB")
-        ok = True
-    except KeyboardInterrupt:
-        say("interrupted: cleaning up")
-    finally:
-        cleanup(maker, database)
-    return 0 if ok else 1
+        say(f"bench process peak RSS: {_common.own_peak_rss_mib():.1f} MiB")
+    return 0 if run.ok else 1
 
 
 def cleanup(maker, database):
     """Engine objects, then files; a second Ctrl-C does not cut it short."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
+    with _common.uninterruptible():
         if maker is not None:
             started = time.perf_counter()
             containers, volumes, left = maker.remove_all()
@@ -672,14 +500,7 @@ def cleanup(maker, database):
                 f"clean-up: removed {containers} containers and {volumes} volumes "
                 f"in {time.perf_counter() - started:.1f} s; {left} left"
             )
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        _common.remove_database(database)
 
 
 if __name__ == "__main__":
