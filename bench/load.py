@@ -25,19 +25,16 @@
 
 The server, the database and the data folder are removed at the end, on
 errors and on Ctrl-C / SIGTERM too. `--requests N` changes -n;
-`--keep-server-log` keeps the server's log.
+`--keep-server-log` keeps the server's log. The set-up, the server, the login
+and the clean-up come from bench/_common.py, which the other bench scripts
+share.
 """
 
 import argparse
-import contextlib
 import os
 import random
 import re
-import resource
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,8 +44,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _common
+from bench._common import say
 
 HOSTS = 1_000
 BUILDS = 5_000
@@ -96,15 +95,6 @@ AUDIT_ACTIONS = (
 )
 
 
-def say(text=""):
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def _interrupt(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def weighted(choices, index):
     """The choice for `index`, spread evenly by the weights (no randomness:
     every run and both database sizes have the same mix)."""
@@ -118,20 +108,6 @@ def weighted(choices, index):
 
 
 # --- Django and the rows --------------------------------------------------------------
-
-
-def setup_django(database, data_dir):
-    os.environ["DCHWEB_SQLITE_PATH"] = str(database)
-    os.environ["DCHWEB_DATA_DIR"] = str(data_dir)
-    os.environ["DCHWEB_DEBUG"] = "0"
-    os.environ.pop("DCHWEB_INSTALLATION_ID", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dchweb.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 @dataclass
@@ -494,131 +470,31 @@ def targets(world):
 def count_queries(world, found):
     """Each target's queries for one request, in this process (after one
     warm-up request: a token's first use of the minute writes a stamp)."""
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-
     users = {"dev": world.developers[0], "admin": world.admin}
     for target in found:
-        client = Client(HTTP_HOST="127.0.0.1")
-        headers = {}
         if target.kind == "page":
-            client.force_login(users[target.role])
+            client, headers = _common.in_process_client(user=users[target.role])
         else:
-            headers["HTTP_AUTHORIZATION"] = f"Bearer {world.tokens[target.role]}"
+            client, headers = _common.in_process_client(token=world.tokens[target.role])
         client.get(target.path, **headers)
-        with CaptureQueriesContext(connection) as captured:
-            response = client.get(target.path, **headers)
+        response, captured = _common.captured_request(client, target.path, headers)
         if response.status_code != 200:
             raise RuntimeError(
                 f"{target.path} as {target.role}: {response.status_code} in-process"
             )
         target.queries += (len(captured),)
-        times = []
-        for _ in range(5):
-            started = time.perf_counter()
-            client.get(target.path, **headers)
-            times.append((time.perf_counter() - started) * 1000)
-        target.alone += (statistics.median(times),)
+        alone = _common.median_request_seconds(client, target.path, headers, 5)
+        target.alone += (alone * 1000,)
 
 
 # --- The server and the load tool ----------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """gunicorn dchweb.wsgi on 127.0.0.1 on the bench's database."""
-
-    def __init__(self, log_path, workers):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.workers = workers
-        gunicorn = Path(sys.executable).parent / "gunicorn"
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    *(str(gunicorn), "dchweb.wsgi", "-b", f"127.0.0.1:{self.port}"),
-                    *("-w", str(workers), "--timeout", "120"),
-                ],
-                cwd=ROOT,
-                env=dict(os.environ),  # the bench's database, data dir, DEBUG off
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_ready(self, timeout=60):
-        import requests
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{self.log_tail()}")
-            with contextlib.suppress(requests.RequestException):
-                requests.get(f"{self.url}/accounts/login/", timeout=2)
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"the server never answered:\n{self.log_tail()}")
-
-    def log_tail(self):
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-    def peak_rss_kib(self):
-        """VmHWM of the master and of each worker."""
-        pid = self.process.pid
-        pids = [pid]
-        with contextlib.suppress(OSError):
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-            pids += [int(child) for child in children.split()]
-        peaks = []
-        for index, one in enumerate(pids):
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        role = "master" if index == 0 else "worker"
-                        peaks.append((role, one, int(line.split()[1])))
-        return peaks
-
-    def stop(self, timeout=20):
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout)
-
-
 def session_cookie(url, username):
-    """The session cookie a login through the form gives, as for a browser."""
-    import requests
-
-    with requests.Session() as session:
-        form = session.get(f"{url}/accounts/login/", timeout=10)
-        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
-        answer = session.post(
-            f"{url}/accounts/login/",
-            data={
-                "username": username,
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": csrf[1] if csrf else "",
-            },
-            headers={"Referer": f"{url}/accounts/login/"},
-            timeout=10,
-            allow_redirects=False,
-        )
-        if answer.status_code != 302 or "sessionid" not in session.cookies:
-            raise RuntimeError(f"login as {username} failed: {answer.status_code}")
-        return f"sessionid={session.cookies['sessionid']}"
+    """The session cookie a login through the form gives, as for a browser,
+    as ab's -C wants it."""
+    cookies = _common.login_cookies(url, username, PASSWORD)
+    return f"sessionid={cookies['sessionid']}"
 
 
 def ab(url, requests_total, credentials):
@@ -653,13 +529,9 @@ def ab(url, requests_total, credentials):
 
 
 def run_load(world, found, requests_total, workers, log_path):
-    from django.db import connections
-
-    connections.close_all()
-    server = Server(log_path, workers)
-    try:
-        server.wait_ready()
-        say(f"server {server.process.pid} on {server.url}: {workers} workers")
+    # The server inherits this process's environment: the bench's database,
+    # data folder, DEBUG off (setup_django put them there).
+    with _common.running_server(log_path, workers, ("--timeout", "120")) as server:
         cookies = {
             "dev": session_cookie(server.url, world.developers[0].username),
             "admin": session_cookie(server.url, world.admin.username),
@@ -678,10 +550,6 @@ def run_load(world, found, requests_total, workers, log_path):
                 f" ms, p95 {target.ab['p95']:.0f} ms, {target.ab['rps']:.1f} req/s"
             )
         return server.peak_rss_kib()
-    finally:
-        server.stop()
-        if server.process.returncode not in (0, -signal.SIGTERM):
-            say(f"server log tail:\n{server.log_tail()}")
 
 
 # --- The report -----------------------------------------------------------------------
@@ -739,17 +607,19 @@ def main():
     args = parser.parse_args()
     if shutil.which("ab") is None:
         sys.exit("ab (ApacheBench) is missing: devstack/up installs apache2-utils")
-    signal.signal(signal.SIGTERM, _interrupt)
+    _common.stop_on_sigterm()
 
-    var = ROOT / "var"
-    var.mkdir(exist_ok=True)
-    database = var / f"bench-load-{os.getpid()}.sqlite3"
-    log_path = var / f"bench-load-{os.getpid()}-server.log"
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-load-data-", dir=var))
-    ok = False
-    try:
+    database = _common.var_path(f"bench-load-{os.getpid()}.sqlite3")
+    log_path = _common.var_path(f"bench-load-{os.getpid()}-server.log")
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-load-data-", dir=_common.VAR))
+    problems = []
+
+    def clean_up(_failed):
+        cleanup(database, data_dir, log_path, keep_log=args.keep_server_log)
+
+    with _common.guarded_run(clean_up) as run:
         say(f"database {database.name}, data {data_dir.name}")
-        setup_django(database, data_dir)
+        _common.setup_django(database, data_dir=data_dir, debug_off=True)
         world = make_world()
         found = targets(world)
         fill(world, 0, SMALL)
@@ -760,41 +630,24 @@ def main():
         peaks = run_load(world, found, args.requests, args.workers, log_path)
         table(found, args.requests)
         say()
-        for role, pid, kib in peaks:
-            say(f"server peak RSS (VmHWM), {role} {pid}: {kib / 1024:.1f} MiB")
-        total = sum(peak[2] for peak in peaks) / 1024
-        say(f"server peak RSS, all processes: {total:.1f} MiB")
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        say(f"bench process peak RSS: {rss / 1024:.1f} MiB")
+        _common.say_server_peaks(peaks)
+        say(f"bench process peak RSS: {_common.own_peak_rss_mib():.1f} MiB")
         problems = check(found, args.requests)
         for problem in problems:
             say(f"PROBLEM: {problem}")
-        ok = not problems
-    except KeyboardInterrupt:
-        say("interrupted: cleaning up")
-    finally:
-        cleanup(database, data_dir, log_path, keep_log=args.keep_server_log)
-    return 0 if ok else 1
+    return 0 if run.ok and not problems else 1
 
 
 def cleanup(database, data_dir, log_path, *, keep_log):
     """The database files, the data folder and the log; a second Ctrl-C does
     not cut it short. (The server is stopped by run_load's finally.)"""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with _common.uninterruptible():
+        _common.remove_database(database)
+        _common.remove_data_dir(data_dir)
         if keep_log and log_path.exists():
             say(f"server log kept: {log_path}")
         else:
             log_path.unlink(missing_ok=True)
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":
