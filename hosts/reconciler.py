@@ -3,7 +3,8 @@
 Per endpoint, one pass at a time (a lease in the endpoint's row). It looks only
 at objects labelled as this installation's; it adopts containers it knows by
 label but has no row for, marks hosts whose container vanished (after
-MISSES_BEFORE_MISSING listings in a row), removes what is past its TTL or
+MISSES_BEFORE_MISSING listings in a row), starts again a ready host's container
+that stopped (its engine restarted), removes what is past its TTL or
 policy, leaves anything younger than the grace period alone, and does nothing
 destructive when the listing failed.
 """
@@ -19,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from hosts import audit, buildhosts, engine, installation
+from hosts import audit, buildhosts, engine, installation, logcontext
 from hosts.models import AuditEvent, BuildHost, Endpoint
 from hosts.probes import connection_for
 
@@ -148,6 +149,8 @@ def _container_seen(connection, endpoint, host, host_id, container, grace, done)
     if host.state in RUNNING_STATES:
         if host.missed_listings:
             BuildHost.objects.filter(pk=host.pk).update(missed_listings=0)
+        if container.state != "running" and not _young(container, grace):
+            _start_again(connection, host, container, done)
         return False
     if host.state in ENDED_STATES and not _young(container, grace):
         # A removal or a rollback that did not finish: finish it.
@@ -155,6 +158,50 @@ def _container_seen(connection, endpoint, host, host_id, container, grace, done)
         done["containers_removed"].append(container.name)
         return True
     return False
+
+
+def _start_again(connection, host, container, done):
+    """A ready host whose container stopped (its engine restarted, or someone
+    stopped it by hand) is started again: a build host runs until it is
+    removed, and its engine data and certificates are in its volumes. If the
+    engine refuses (not merely unreachable), the host is failed with the
+    engine's words."""
+    try:
+        engine.start_container(connection, container.id)
+        # The engine may publish the TLS port on another host port this time.
+        status = engine.container_status(connection, container.id)
+    except (engine.EngineUnreachable, engine.EngineTLSError) as error:
+        # The engine went away again since the listing: the next pass retries.
+        done["start_again_later"].append(host.name)
+        logger.warning("could not start %s again yet: %s", host.name, error.message)
+        return
+    except engine.EngineError as error:
+        with transaction.atomic():
+            BuildHost.objects.filter(pk=host.pk).update(
+                state=BuildHost.State.FAILED,
+                error_reason=error.reason,
+                error=(
+                    f"its container stopped ({container.state}) and could not be "
+                    f"started again: {error.message}"
+                ),
+            )
+            audit.record(
+                None, "build_host.lost", host, {"error": error.message}, source=SYSTEM
+            )
+        done["failed_to_start"].append(host.name)
+        return
+    if status.port and status.port != host.port:
+        BuildHost.objects.filter(pk=host.pk).update(port=status.port)
+    audit.record(
+        None,
+        "build_host.restarted",
+        host,
+        {"container": container.name, "was": container.state, "port": status.port},
+        source=SYSTEM,
+    )
+    with logcontext.bound(build_host=host.pk):
+        logger.info("started again: its container was %s", container.state)
+    done["started_again"].append(host.name)
 
 
 def _adopt(endpoint, host_id, container, done):

@@ -1,5 +1,6 @@
 """Real parts failing mid-work: Redis restarted, the endpoint's engine going
-away and coming back, the registry stopped before a push. After each the
+away and coming back (behind a proxy, and its dockerd itself stopped and
+started again), the registry stopped before a push. After each the
 system settles by itself (the periodic reconciler's pass is called here as
 beat would call it) and the engine holds exactly what the database says."""
 
@@ -11,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from hosts import buildlogs, reconciler, services, tasks
@@ -18,7 +20,13 @@ from hosts.models import Build, BuildHost
 from tests.faults.conftest import wait_until
 from tests.support import world
 from tests.support.contexts import hello_context, slow_context
-from tests.support.hostcheck import engine_objects, new_host, wait_settled
+from tests.support.hostcheck import (
+    bundle_dir,
+    engine_objects,
+    new_host,
+    wait_answering,
+    wait_settled,
+)
 from tests.support.proxy import SocketProxy
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -90,35 +98,118 @@ def test_an_endpoint_that_stops_answering_mid_provision_is_cleaned_up_when_back(
     assert summary["containers_removed"] == [host.container_name]
 
 
+def stop_engine():
+    """SIGTERM the devstack's dockerd, as a host shutdown or a package upgrade
+    would: it stops every container (build hosts, the registry) and exits."""
+    pid = int((ROOT / "var/devstack/dockerd.pid").read_text())
+    os.kill(pid, signal.SIGTERM)
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), "dockerd to exit", timeout=60)
+
+
+def start_engine():
+    """Start dockerd (and the registry on it) again as devstack/up does."""
+    subprocess.run(
+        [str(ROOT / "devstack/up")], check=True, capture_output=True, timeout=180
+    )
+
+
+def test_the_engine_stopped_and_started_again_settles_by_itself(
+    worker,
+    engine,
+    endpoint,
+    registry,
+    developer,
+    busybox,
+    devstack,
+    leftovers,
+    settings,
+    tmp_path,
+):
+    settings.DCHWEB_RECONCILE_GRACE_SECONDS = 0
+    worker.start()
+    ready = wait_settled(new_host(developer, endpoint, registry_ids=[registry.pk]))
+    assert ready.state == BuildHost.State.READY, ready.error
+    midway = new_host(developer, endpoint, registry_ids=[registry.pk])
+    wait_until(
+        lambda: BuildHost.objects.get(pk=midway.pk).step == "inject_certs",
+        "the second host's container to exist",
+    )
+
+    try:
+        stop_engine()
+        midway = wait_settled(midway)
+    finally:
+        start_engine()
+    summary = reconciler.reconcile_endpoint(endpoint.pk)
+
+    assert summary["error"] == "", summary
+    assert ready.name in summary["started_again"]
+    # The host that was provisioning when the engine went: failed with the
+    # reason, and the container it left removed by the reconciler's pass.
+    midway.refresh_from_db()
+    assert midway.state == BuildHost.State.FAILED
+    assert midway.error_reason in ("connection_refused", "connection_reset")
+    assert "clean-up incomplete" in midway.error
+    assert engine_objects(engine, midway) == ([], [])
+    # The ready one runs again, with both volumes, and its owner's bundle
+    # opens it.
+    ready.refresh_from_db()
+    assert ready.state == BuildHost.State.READY
+    containers, kept = engine_objects(engine, ready)
+    assert [c.status for c in containers] == ["running"] and len(kept) == 2
+    wait_answering(ready, bundle_dir(ready, tmp_path / "bundle"))
+    # Nothing the first host had is lost: it builds and pushes again.
+    client = api_client(developer)
+    build_id = start_build(client, ready, new_tag(devstack), hello_context(busybox))
+    build = wait_build_final(build_id)
+    assert build.state == Build.State.SUCCEEDED, build.error
+
+
+def api_client(owner):
+    token = services.create_api_token(owner, "t", actor=owner, source="cli")[1]
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def new_tag(devstack):
+    return f"{devstack['registry']}/default-project/fault-{uuid.uuid4().hex[:8]}:1"
+
+
+def start_build(client, host, tag, context):
+    """POST /api/v1/builds on `host`; the new build's id."""
+    answer = client.post(
+        "/api/v1/builds",
+        data={
+            "tag": tag,
+            "build_host_id": str(host.pk),
+            "context": SimpleUploadedFile("c.tar", context),
+        },
+    )
+    assert answer.status_code == 202, answer.content
+    return answer.json()["id"]
+
+
+def wait_build_final(build_id):
+    return wait_until(
+        lambda: (b := Build.objects.get(pk=build_id)).is_final and b,
+        "the build to end",
+    )
+
+
 def test_a_registry_stopped_before_the_push_fails_the_build_and_nothing_is_lost(
     worker, engine, endpoint, registry, developer, busybox, devstack, leftovers
 ):
     worker.start()
     host = wait_settled(new_host(developer, endpoint, registry_ids=[registry.pk]))
     assert host.state == BuildHost.State.READY, host.error
-    token = services.create_api_token(developer, "t", actor=developer, source="cli")[1]
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-    tag = f"{devstack['registry']}/default-project/fault-{uuid.uuid4().hex[:8]}:1"
+    client = api_client(developer)
+    tag = new_tag(devstack)
     registry_container = engine.containers.get("dchweb-registry")
 
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    answer = client.post(
-        "/api/v1/builds",
-        data={
-            "tag": tag,
-            "build_host_id": str(host.pk),
-            "context": SimpleUploadedFile("c.tar", slow_context(busybox, seconds=3)),
-        },
-    )
-    build_id = answer.json()["id"]
+    build_id = start_build(client, host, tag, slow_context(busybox, seconds=3))
     try:
         wait_until(lambda: b"sleeping" in buildlogs.read(build_id, 0)[0], "the build")
         registry_container.stop(timeout=2)
-        build = wait_until(
-            lambda: (b := Build.objects.get(pk=build_id)).is_final and b,
-            "the build end",
-        )
+        build = wait_build_final(build_id)
     finally:
         registry_container.start()
         _wait_for_registry(devstack)
@@ -130,17 +221,7 @@ def test_a_registry_stopped_before_the_push_fails_the_build_and_nothing_is_lost(
     host.refresh_from_db()
     assert host.state == BuildHost.State.READY
     # With the registry back, the same build succeeds.
-    again = client.post(
-        "/api/v1/builds",
-        data={
-            "tag": tag,
-            "build_host_id": str(host.pk),
-            "context": SimpleUploadedFile("c.tar", hello_context(busybox)),
-        },
-    )
-    retried = wait_until(
-        lambda: (b := Build.objects.get(pk=again.json()["id"])).is_final and b, "retry"
-    )
+    retried = wait_build_final(start_build(client, host, tag, hello_context(busybox)))
     assert retried.state == Build.State.SUCCEEDED, retried.error
 
 

@@ -7,8 +7,6 @@ what the host has, or left behind.
 import io
 import json
 import tarfile
-import zipfile
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,6 +18,7 @@ from tests.conftest import LOG_DIR
 from tests.support import world
 from tests.support.hostcheck import (
     assert_nothing_left,
+    bundle_dir,
     engine_objects,
     new_host,
     wait_settled,
@@ -33,14 +32,6 @@ def read_file(container, path):
     with tarfile.open(fileobj=io.BytesIO(b"".join(bits))) as archive:
         member = archive.getmembers()[0]
         return archive.extractfile(member).read()
-
-
-def bundle_dir(host, directory: Path):
-    """The owner's bundle as the API serves it, unpacked as docker expects."""
-    with zipfile.ZipFile(io.BytesIO(buildhosts.tls_bundle(host))) as bundle:
-        assert sorted(bundle.namelist()) == ["ca.pem", "cert.pem", "key.pem"]
-        bundle.extractall(directory)
-    return directory
 
 
 def test_provisioned_host_is_ready_trusted_and_behind_mutual_tls(

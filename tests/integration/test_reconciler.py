@@ -1,12 +1,19 @@
 """The reconciler against the devstack engine: it adopts what it knows by
 label, ignores what is not labelled as this installation's, marks what
-vanished after three listings, and touches nothing when the listing fails."""
+vanished after three listings, starts again a ready host whose container
+stopped, and touches nothing when the listing fails."""
 
 import pytest
 
 from hosts import reconciler
-from hosts.models import BuildHost
-from tests.support.hostcheck import engine_objects, new_host, wait_settled
+from hosts.models import AuditEvent, BuildHost
+from tests.support.hostcheck import (
+    bundle_dir,
+    engine_objects,
+    new_host,
+    wait_answering,
+    wait_settled,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -70,6 +77,43 @@ def test_a_vanished_container_is_marked_missing_after_three_listings(
     assert ready_host.state == BuildHost.State.FAILED
     assert ready_host.error_reason == "missing"
     assert summary["missing"] == [ready_host.name]
+
+
+def test_a_ready_host_whose_container_stopped_is_started_again(
+    ready_host, endpoint, engine, no_grace, tmp_path
+):
+    engine.containers.get(ready_host.container_name).stop(timeout=5)
+
+    summary = reconciler.reconcile_endpoint(endpoint.pk)
+
+    assert summary["started_again"] == [ready_host.name]
+    ready_host.refresh_from_db()
+    assert ready_host.state == BuildHost.State.READY
+    assert engine.containers.get(ready_host.container_name).status == "running"
+    # The owner's bundle opens it again, at the port the database now has.
+    wait_answering(ready_host, bundle_dir(ready_host, tmp_path / "bundle"))
+    event = AuditEvent.objects.get(action="build_host.restarted")
+    assert event.object_id == str(ready_host.pk)
+    assert event.details["was"] == "exited"
+
+
+def test_a_host_whose_container_cannot_start_again_is_failed_with_the_reason(
+    ready_host, endpoint, engine, no_grace
+):
+    container = engine.containers.get(ready_host.container_name)
+    container.stop(timeout=5)
+    # Its network deleted under it: the engine refuses to start it again.
+    network = engine.networks.create(f"dchweb-test-gone-{ready_host.short_id}")
+    network.connect(container)
+    network.remove()
+
+    summary = reconciler.reconcile_endpoint(endpoint.pk)
+
+    assert summary["failed_to_start"] == [ready_host.name]
+    ready_host.refresh_from_db()
+    assert ready_host.state == BuildHost.State.FAILED
+    assert "could not be started again" in ready_host.error
+    assert AuditEvent.objects.filter(action="build_host.lost").exists()
 
 
 def test_nothing_is_touched_within_the_grace_period(ready_host, endpoint, settings):

@@ -1,12 +1,16 @@
 """Checks on build hosts: their state in the database and their objects on
 the engine, which must agree."""
 
+import io
 import time
+import zipfile
+from pathlib import Path
 
 import pytest
 
 from hosts import buildhosts
 from hosts.models import BuildHost
+from tests.support.buildhost import wait_until_pinged
 
 SETTLE_TIMEOUT = 180
 
@@ -45,3 +49,18 @@ def assert_nothing_left(engine, host):
     containers, volumes = engine_objects(engine, host)
     assert [c.name for c in containers] == [], "a container of the host was left"
     assert [v.name for v in volumes] == [], "a volume of the host was left"
+
+
+def bundle_dir(host, directory: Path):
+    """The owner's bundle as the API serves it, unpacked as docker expects."""
+    with zipfile.ZipFile(io.BytesIO(buildhosts.tls_bundle(host))) as bundle:
+        assert sorted(bundle.namelist()) == ["ca.pem", "cert.pem", "key.pem"]
+        bundle.extractall(directory)
+    return directory
+
+
+def wait_answering(host, cert_dir):
+    """The host's /_ping over mutual TLS with its owner's bundle, at the port
+    the database has now (a restart may have moved it)."""
+    host.refresh_from_db()
+    wait_until_pinged(f"https://127.0.0.1:{host.port}", cert_dir)
