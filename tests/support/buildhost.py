@@ -8,6 +8,7 @@ provisioning code.
 import contextlib
 import io
 import os
+import socket
 import tarfile
 import time
 from dataclasses import dataclass
@@ -69,14 +70,22 @@ class RunningBuildHost:
         return f"https://127.0.0.1:{self.port}"
 
 
+def free_loopback_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def start_build_host(engine, image, network, files, flags=("-tlsverify",)):
-    """Create, copy files in before the first start, start; return the host."""
+    """Create, copy files in before the first start, start; return the host.
+    Its port is chosen here, not by the engine, so it stays the same if the
+    engine restarts it (the fault suite restarts the engine)."""
     container = engine.containers.create(
         image,
         command=list(flags),
         detach=True,
         network=network,
-        ports={"2376/tcp": ("127.0.0.1", None)},
+        ports={"2376/tcp": ("127.0.0.1", free_loopback_port())},
         labels={"io.dchweb.test": "foundation"},
         **DIND_OPTIONS,
     )
