@@ -324,17 +324,7 @@ def _selection_rule(values):
     )
     if not chosen:
         raise volumes.CleanupInvalid("the selected volumes are gone from the ledger")
-    endpoints = {endpoint_id for endpoint_id, _ in chosen}
-    names = sorted({name for _, name in chosen})
-    if len(endpoints) == 1:
-        return {"endpoint_id": endpoints.pop(), "volume_names": names}
-    # Names alone must not pick a same-named volume on an unselected endpoint.
-    if Volume.objects.filter(present=True, name__in=names).count() != len(chosen):
-        raise volumes.CleanupInvalid(
-            "a selected name exists on more than one endpoint: "
-            "select one endpoint's volumes at a time (filter by endpoint)"
-        )
-    return {"volume_names": names}
+    return {"volumes": sorted([endpoint_id, name] for endpoint_id, name in chosen)}
 
 
 @require_safe

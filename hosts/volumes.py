@@ -453,7 +453,9 @@ def make_plan(actor, rule: dict, *, source=None, request=None) -> CleanupPlan:
     """A dry run: exactly which volumes, why, and how many bytes. Volumes that
     are not dchweb's join only when named one by one."""
     names = [str(name) for name in rule.get("volume_names") or []]
-    status = rule.get("status") or ("" if names else Volume.Status.ORPHANED)
+    pairs = _endpoint_name_pairs(rule.get("volumes") or [])
+    named = bool(names or pairs)
+    status = rule.get("status") or ("" if named else Volume.Status.ORPHANED)
     if status and status not in Volume.Status.values:
         raise CleanupInvalid(f"status is one of {', '.join(Volume.Status.values)}")
     if status == Volume.Status.IN_USE:
@@ -472,7 +474,12 @@ def make_plan(actor, rule: dict, *, source=None, request=None) -> CleanupPlan:
     # named one by one.
     if names:
         chosen = chosen.filter(name__in=names)
-    else:
+    if pairs:
+        chosen = chosen.filter(
+            endpoint_id__in={endpoint_id for endpoint_id, _ in pairs},
+            name__in={name for _, name in pairs},
+        )
+    if not named:
         ours = installation.installation_id()
         chosen = chosen.filter(managed=True, installation=ours)
     with transaction.atomic():
@@ -482,10 +489,12 @@ def make_plan(actor, rule: dict, *, source=None, request=None) -> CleanupPlan:
                 plan=plan,
                 endpoint_id=volume.endpoint_id,
                 volume_name=volume.name,
-                reason=_reason(volume, named=bool(names)),
+                reason=_reason(volume, named=named),
                 size_bytes=volume.size_bytes,
             )
             for volume in chosen.iterator(chunk_size=BATCH)
+            # Names on other endpoints than their own pair's are not chosen.
+            if not pairs or (volume.endpoint_id, volume.name) in pairs
         ]
         CleanupItem.objects.bulk_create(items, batch_size=BATCH)
         plan.total_bytes = sum(item.size_bytes or 0 for item in items)
@@ -499,6 +508,15 @@ def make_plan(actor, rule: dict, *, source=None, request=None) -> CleanupPlan:
             request=request,
         )
     return plan
+
+
+def _endpoint_name_pairs(values) -> set[tuple[int, str]]:
+    """`volumes`: [[endpoint_id, name], ...], volumes chosen one by one on
+    any endpoints (a name may exist on several)."""
+    try:
+        return {(int(endpoint_id), str(name)) for endpoint_id, name in values}
+    except (TypeError, ValueError):
+        raise CleanupInvalid("volumes is a list of [endpoint_id, name] pairs") from None
 
 
 def _jsonable(rule):

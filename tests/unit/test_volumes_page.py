@@ -454,11 +454,12 @@ def test_plan_from_selected_volumes_names_them_one_by_one(admin_client, make_vol
     plan = CleanupPlan.objects.get()
     # Not dchweb's, so only because named; never the one in use.
     assert list(plan.items.values_list("volume_name", flat=True)) == ["stranger-1"]
-    assert plan.rule["volume_names"] == ["busy", "stranger-1"]
+    endpoint_id = chosen.endpoint_id
+    assert plan.rule["volumes"] == [[endpoint_id, "busy"], [endpoint_id, "stranger-1"]]
     assert "named by an admin" in response.content.decode()
 
 
-def test_a_selection_across_endpoints_with_a_shared_name_is_refused(
+def test_a_selection_across_endpoints_takes_each_name_on_its_own_endpoint_only(
     admin_client, make_volume, other_endpoint
 ):
     here = make_volume("same", status=Volume.Status.DANGLING)
@@ -470,7 +471,17 @@ def test_a_selection_across_endpoints_with_a_shared_name_is_refused(
     )
 
     assert response.status_code == 200
-    assert "exists on more than one endpoint" in response.content.decode()
+    plan = CleanupPlan.objects.get()
+    chosen = set(plan.items.values_list("endpoint_id", "volume_name"))
+    # Not the "same" on the other endpoint, which was not selected.
+    assert chosen == {(here.endpoint_id, "same"), (other_endpoint.pk, "other")}
+
+
+def test_a_rule_with_malformed_volume_pairs_is_refused(team_admin):
+    with pytest.raises(volumes.CleanupInvalid, match="endpoint_id, name"):
+        volumes.make_plan(team_admin, {"volumes": [["x", "name"]]})
+    with pytest.raises(volumes.CleanupInvalid, match="endpoint_id, name"):
+        volumes.make_plan(team_admin, {"volumes": ["just-a-name"]})
     assert not CleanupPlan.objects.exists()
 
 
