@@ -782,7 +782,7 @@ class VolumeLedgerStamp(models.Model):
 
     A new Volume column, or a migration that rebuilds hosts_volume on SQLite
     (which drops its triggers), needs the triggers made again:
-    tests/unit/test_volume_totals.py fails until they are."""
+    tests/unit/volumes/test_volume_totals.py fails until they are."""
 
     SINGLETON = 1
 

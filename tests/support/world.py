@@ -21,6 +21,19 @@ def devstack_endpoint(devstack, **overrides):
     return Endpoint.objects.create(name=values.pop("name", "devstack"), **values)
 
 
+def unreachable_endpoint(name="local", **overrides):
+    """An endpoint row whose engine nobody can reach: for tests that never
+    talk to an engine (or stub the one call they make)."""
+    values = {
+        "docker_url": f"unix:///nonexistent/{name}.sock",
+        "tls_mode": Endpoint.TlsMode.NONE,
+        "publish_host": "127.0.0.1",
+        "health": Endpoint.Health.ON,
+    }
+    values.update(overrides)
+    return Endpoint.objects.create(name=name, **values)
+
+
 def devstack_registry(devstack, *, with_ca=True, password=None):
     registry = Registry(
         name=devstack["registry"],

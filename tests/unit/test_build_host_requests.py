@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from hosts import buildhosts, engine, provisioning
 from hosts.models import AuditEvent, BuildHost, Endpoint, Registry
+from tests.support import world
 
 pytestmark = pytest.mark.django_db
 
@@ -24,14 +25,9 @@ LISTING = "hosts.engine.list_managed"
 
 @pytest.fixture
 def endpoint():
-    return Endpoint.objects.create(
-        name="local",
-        docker_url="unix:///nonexistent/docker.sock",
-        tls_mode="none",
-        publish_host="127.0.0.1",
+    return world.unreachable_endpoint(
         default_image="registry.test:5443/default-project/dch-photon:20.10",
         max_build_hosts=2,
-        health="on",
     )
 
 

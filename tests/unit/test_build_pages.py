@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from hosts import buildlogs
 from hosts.models import Build, BuildHost, Deployment, Endpoint, Registry
+from tests.support import world
 from tests.support.contexts import archive
 
 pytestmark = pytest.mark.django_db
@@ -41,14 +42,9 @@ def data_dir(settings, tmp_path):
 
 @pytest.fixture
 def endpoint():
-    return Endpoint.objects.create(
-        name="local",
-        docker_url="unix:///nonexistent/docker.sock",
-        tls_mode="none",
-        publish_host="127.0.0.1",
+    return world.unreachable_endpoint(
         default_image="registry.test:5443/default-project/dch-photon:20.10",
         max_build_hosts=5,
-        health="on",
     )
 
 

@@ -16,53 +16,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from hosts import engine, installation, volumes, watcher
+from hosts import engine, volumes, watcher
 from hosts.models import BuildHost, Endpoint, Volume, VolumeLedgerStamp
 
 pytestmark = pytest.mark.django_db
 
 GIB = 1024**3
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def endpoint():
-    return Endpoint.objects.create(
-        name="local",
-        docker_url="unix:///nonexistent/docker.sock",
-        tls_mode="none",
-        publish_host="127.0.0.1",
-        health="on",
-    )
-
-
-@pytest.fixture
-def make_volume(endpoint):
-    def make(name, **fields):
-        status = fields.pop("status", Volume.Status.ORPHANED)
-        managed = status == Volume.Status.ORPHANED
-        defaults = {
-            "endpoint": fields.pop("on", endpoint),
-            "name": name,
-            "status": status,
-            "managed": managed,
-            "installation": installation.installation_id() if managed else "",
-            "owner_name": "alice" if managed else "",
-            "size_bytes": GIB,
-            "size_measured_at": timezone.now() - timedelta(minutes=5),
-            "created_on_engine": timezone.now() - timedelta(days=3),
-            "detached_since": timezone.now() - timedelta(days=1),
-        }
-        defaults.update(fields)
-        return Volume.objects.create(**defaults)
-
-    return make
-
-
-@pytest.fixture
-def admin_client(client, team_admin):
-    client.force_login(team_admin)
-    return client
 
 
 @pytest.fixture

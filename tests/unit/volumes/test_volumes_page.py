@@ -12,8 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from hosts import installation, volumes
-from hosts.models import CleanupItem, CleanupPlan, Endpoint, Volume
+from hosts import volumes
+from hosts.models import CleanupItem, CleanupPlan, Volume
 
 pytestmark = pytest.mark.django_db
 
@@ -21,63 +21,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 ENQUEUE_REFRESH = "hosts.tasks.refresh_volumes.delay"
 ENQUEUE_CLEANUP = "hosts.tasks.execute_cleanup.delay"
 GIB = 1024**3
-
-
-@pytest.fixture
-def endpoint():
-    return Endpoint.objects.create(
-        name="local",
-        docker_url="unix:///nonexistent/docker.sock",
-        tls_mode="none",
-        publish_host="127.0.0.1",
-        health="on",
-    )
-
-
-@pytest.fixture
-def other_endpoint():
-    return Endpoint.objects.create(
-        name="vch-2",
-        docker_url="unix:///nonexistent/other.sock",
-        tls_mode="none",
-        publish_host="127.0.0.1",
-        health="on",
-    )
-
-
-@pytest.fixture
-def make_volume(endpoint):
-    """A ledger row; an orphaned dchweb volume of this installation unless
-    told otherwise."""
-
-    def make(name, **fields):
-        status = fields.pop("status", Volume.Status.ORPHANED)
-        managed = fields.pop("managed", status == Volume.Status.ORPHANED)
-        defaults = {
-            "endpoint": fields.pop("on", endpoint),
-            "name": name,
-            "status": status,
-            "managed": managed,
-            "installation": installation.installation_id() if managed else "",
-            "owner_name": "alice" if managed else "",
-            "role": "docker-data" if managed else "",
-            "size_bytes": GIB,
-            "size_measured_at": timezone.now() - timedelta(minutes=5),
-            "created_on_engine": timezone.now() - timedelta(days=3),
-            "detached_since": None
-            if status == Volume.Status.IN_USE
-            else timezone.now() - timedelta(days=1),
-        }
-        defaults.update(fields)
-        return Volume.objects.create(**defaults)
-
-    return make
-
-
-@pytest.fixture
-def admin_client(client, team_admin):
-    client.force_login(team_admin)
-    return client
 
 
 def table_names(response):
