@@ -253,6 +253,30 @@ DCHWEB_REAP_ORPHANED_VOLUMES_DAYS = env_int("DCHWEB_REAP_ORPHANED_VOLUMES_DAYS",
 # --- Celery: where it runs (its task policy is in dchweb/celery.py) ----------
 
 REDIS_URL = env_str("DCHWEB_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def cache_settings(url):
+    """The volume ledger's totals are cached (hosts/volumes.py). Unset: in
+    each process's memory, so each web process computes them once per change
+    of the ledger. Several web processes or machines: one Redis for all
+    (redis://host:6379/1, or a unix socket, unix:///path/redis.sock?db=1 or
+    Celery's redis+socket:///path/redis.sock)."""
+    if not url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if url.startswith("redis+socket://"):
+        url = "unix://" + url.removeprefix("redis+socket://")
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "dchweb",
+            # A cache that does not answer must not hold a page up.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+
+CACHES = cache_settings(env_str("DCHWEB_CACHE_URL"))
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = env_str("DCHWEB_RESULT_BACKEND_URL", REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = env_str("DCHWEB_TASK_QUEUE", "dchweb")

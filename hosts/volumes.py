@@ -7,6 +7,7 @@ apart (one `system df`), in the background, never on a page load.
 """
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,6 +29,8 @@ from hosts.models import (
     VolumeLedgerStamp,
 )
 from hosts.probes import connection_for
+
+logger = logging.getLogger(__name__)
 
 BATCH = 500
 _ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
@@ -338,6 +341,23 @@ TOTALS_CACHE_SECONDS = 3600
 OWNERS_LISTED = 500
 
 
+def _cached(keys) -> dict:
+    """What the cache holds under `keys`; nothing when the cache does not
+    answer (a shared cache's Redis down): the totals are then computed."""
+    try:
+        return cache.get_many(keys)
+    except Exception as error:  # the backend's own errors (redis, OSError...)
+        logger.warning("the cache did not answer; computing the totals: %s", error)
+        return {}
+
+
+def _cache(key, value) -> None:
+    try:
+        cache.set(key, value, TOTALS_CACHE_SECONDS)
+    except Exception as error:
+        logger.warning("the cache did not take the totals: %s", error)
+
+
 def ledger_stamp():
     """The ledger's stamp now, or None where the database keeps none."""
     return (
@@ -358,19 +378,19 @@ def totals(filters: VolumeFilters, *, with_owners=False):
     keys = {"totals": _cache_key(stamp, "totals", filters)}
     if with_owners:
         keys["owners"] = _cache_key(stamp, "owners")
-    found = cache.get_many(keys.values()) if cacheable else {}
+    found = _cached(keys.values()) if cacheable else {}
     summary = found.get(keys["totals"])
     if summary is None:
         summary = _compute_totals(ledger(filters))
         if cacheable:
-            cache.set(keys["totals"], summary, TOTALS_CACHE_SECONDS)
+            _cache(keys["totals"], summary)
     summary = dict(summary, by_endpoint=_endpoint_names(summary["by_endpoint"]))
     if with_owners:
         owners = found.get(keys["owners"])
         if owners is None:
             owners = _owner_names()
             if stamp is not None:
-                cache.set(keys["owners"], owners, TOTALS_CACHE_SECONDS)
+                _cache(keys["owners"], owners)
         summary["owners"] = owners
     return summary
 

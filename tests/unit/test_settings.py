@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from django.db import connection
 
 from dchweb import envfile
 from dchweb import settings as project_settings
+from tests.conftest import devstack_value
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,3 +116,27 @@ def test_the_database_is_the_one_configured():
     }
     assert connection.vendor in checks, f"no check for a {connection.vendor} database"
     checks[connection.vendor]()
+
+
+def test_a_cache_url_shares_the_volume_totals_cache_between_processes():
+    # Celery's form of the devstack's Redis socket, as an operator would copy it.
+    url = devstack_value("DCHWEB_REDIS_URL")
+    key = f"settings-test-{uuid.uuid4().hex}"
+    setup = "import django; django.setup(); from django.core.cache import cache; "
+
+    put = run_django({"DCHWEB_CACHE_URL": url}, setup + f"cache.set({key!r}, 42, 30)")
+    got = run_django(
+        {"DCHWEB_CACHE_URL": url},
+        setup + f"print(cache.get({key!r})); cache.delete({key!r})",
+    )
+
+    assert put.returncode == 0, put.stderr
+    assert got.stdout.strip() == "42", got.stderr
+
+
+def test_without_a_cache_url_each_process_has_its_own_cache():
+    assert project_settings.cache_settings("")["default"]["BACKEND"].endswith(
+        "LocMemCache"
+    )
+    shared = project_settings.cache_settings("redis+socket:///run/r.sock")["default"]
+    assert shared["LOCATION"] == "unix:///run/r.sock"

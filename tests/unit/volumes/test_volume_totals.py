@@ -16,6 +16,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dchweb.settings import cache_settings
 from hosts import engine, volumes, watcher
 from hosts.models import BuildHost, Endpoint, Volume, VolumeLedgerStamp
 
@@ -356,3 +357,16 @@ def test_every_column_but_the_seen_and_attached_times_changes_the_stamp(make_vol
         before = stamp()
         Volume.objects.filter(pk=volume.pk).update(**{column: timezone.now()})
         assert stamp() == before, column
+
+
+def test_a_cache_that_does_not_answer_costs_speed_not_answers(
+    api, admin_client, make_volume, settings, caplog
+):
+    settings.CACHES = cache_settings("unix:///nonexistent/redis.sock")
+    make_volume("a")
+    make_volume("b", status=Volume.Status.IN_USE)
+
+    assert api()["count"] == 2
+    assert api()["bytes"] == GIB
+    assert page_totals(admin_client)[:2] == (2, 1)
+    assert "the cache did not answer" in caplog.text
