@@ -34,17 +34,14 @@ BENCH_LABEL = "io.dchweb.bench"
 # As hosts.provisioning: how long a new build host may take to answer /_ping.
 READY_TIMEOUT_SECONDS = 120
 SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
-# dchweb's provisioning steps in order, as hosts.provisioning.STEPS (which
-# cannot be imported before Django is set up); the direct side ends the same.
-PROVISION_STEPS = (
-    "pull_image",
-    "create_volumes",
-    "create_container",
-    "inject_certs",
-    "start",
-    "wait_ready",
-    "verify_registry",
-)
+
+
+def provision_steps():
+    """dchweb's provisioning steps in order (hosts.provisioning can only be
+    imported once Django is set up); the direct side ends the same."""
+    from hosts import provisioning
+
+    return provisioning.STEPS
 
 
 # --- Output, signals --------------------------------------------------------------

@@ -140,7 +140,7 @@ def report(times, steps, peaks, warmups):
     say()
     say("median per step (s); dchweb's from its BuildHostStep rows")
     _common.say_step_medians(
-        steps, ("queue", *_common.PROVISION_STEPS, "mark_ready"), "{:<16}  {}  {}"
+        steps, ("queue", *_common.provision_steps(), "mark_ready"), "{:<16}  {}  {}"
     )
     say()
     for role, pid, kib in peaks:
