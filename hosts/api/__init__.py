@@ -15,10 +15,10 @@ from hosts.api.volumes import router as volumes_router
 
 
 class JsonParser(Parser):
-    """JSON bodies, query strings and form fields. Text no database,
-    certificate or engine can take is refused as a 400 before any code sees
-    it: a lone surrogate (`"\\udc80"`, valid JSON but not valid Unicode) and
-    a NUL character (PostgreSQL text cannot hold one)."""
+    """JSON bodies and form fields (query strings: hosts.middleware). Text
+    no database, certificate or engine can take is refused as a 400 before
+    any code sees it: a lone surrogate (`"\\udc80"`, valid JSON but not
+    valid Unicode) and a NUL character (PostgreSQL text cannot hold one)."""
 
     def parse_body(self, request):
         data = super().parse_body(request)
@@ -28,7 +28,10 @@ class JsonParser(Parser):
 
     def parse_querydict(self, data, list_fields, request):
         parsed = super().parse_querydict(data, list_fields, request)
-        refuse_nul(parsed)
+        # Query strings were checked before any view (hosts.middleware); form
+        # fields of a body were not.
+        if data is not request.GET:
+            refuse_nul(parsed)
         return parsed
 
 
