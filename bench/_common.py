@@ -39,7 +39,7 @@ SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 def provision_steps():
     """dchweb's provisioning steps in order (hosts.provisioning can only be
     imported once Django is set up); the direct side ends the same."""
-    from hosts import provisioning
+    from hosts.buildhosts import provisioning
 
     return provisioning.STEPS
 
@@ -188,7 +188,7 @@ def devstack_world(devstack):
     registry, user, installation id)."""
     from django.contrib.auth import get_user_model
 
-    from hosts import installation
+    from hosts.core import installation
     from tests.support import world
 
     endpoint = world.devstack_endpoint(devstack)

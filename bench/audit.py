@@ -229,7 +229,8 @@ class RequestCounter:
 
 def timed_refresh(endpoint, counter):
     """(seconds, engine listing seconds, HTTP requests, RefreshResult)."""
-    from hosts import engine, volumes
+    from hosts import engine
+    from hosts.volumes import ledger
 
     listing = []
     inventory = engine.volume_inventory
@@ -245,7 +246,7 @@ def timed_refresh(endpoint, counter):
     try:
         with counter.counting():
             started = time.perf_counter()
-            result = volumes.refresh(endpoint)
+            result = ledger.refresh(endpoint)
             seconds = time.perf_counter() - started
     finally:
         engine.volume_inventory = inventory
@@ -269,11 +270,11 @@ def cli_listing(docker_url):
 
 
 def profile_refresh(endpoint):
-    from hosts import volumes
+    from hosts.volumes import ledger
 
     profile = cProfile.Profile()
     profile.enable()
-    volumes.refresh(endpoint)
+    ledger.refresh(endpoint)
     profile.disable()
     text = io.StringIO()
     pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(30)
@@ -286,14 +287,15 @@ def profile_refresh(endpoint):
 def make_world(devstack):
     from django.contrib.auth import get_user_model
 
-    from hosts import installation, services
+    from hosts.accounts import commands as accounts
+    from hosts.core import installation
     from hosts.models import AuditEvent
     from tests.support import world
 
     endpoint = world.devstack_endpoint(devstack, name=f"audit-{TOKEN}")
     password = uuid.uuid4().hex
     admin = get_user_model().objects.create_superuser("audit-admin", password=password)
-    _, token = services.create_api_token(
+    _, token = accounts.create_api_token(
         admin, "bench", actor=admin, source=AuditEvent.Source.CLI
     )
     return endpoint, admin, password, token, installation.installation_id()

@@ -130,11 +130,11 @@ def make_world():
     from django.contrib.auth.models import Group
     from django.utils import timezone
 
-    from hosts import services
+    from hosts.accounts import commands as accounts
+    from hosts.core.permissions import ADMINS_GROUP, DEVELOPERS_GROUP
     from hosts.models import AuditEvent, Endpoint, Registry
-    from hosts.permissions import ADMINS_GROUP, DEVELOPERS_GROUP
 
-    services.ensure_groups()
+    accounts.ensure_groups()
     health = (Endpoint.Health.ON, Endpoint.Health.ON, Endpoint.Health.DEGRADED)
     endpoints = Endpoint.objects.bulk_create(
         Endpoint(
@@ -178,7 +178,7 @@ def make_world():
     )
     tokens = {}
     for role, user in (("dev", developers[0]), ("admin", admin)):
-        _, tokens[role] = services.create_api_token(
+        _, tokens[role] = accounts.create_api_token(
             user, "bench", actor=user, source=AuditEvent.Source.CLI
         )
     return World(
@@ -217,8 +217,8 @@ def fill(world, low, high):
 
 
 def fill_hosts(world, indexes):
+    from hosts.buildhosts.provisioning import STEPS
     from hosts.models import BuildHost, BuildHostStep
-    from hosts.provisioning import STEPS
 
     now = world.now
     hosts, steps, links = [], [], []
@@ -293,7 +293,7 @@ def host_of_build(b):
 
 
 def fill_builds(world, indexes):
-    from hosts import buildlogs
+    from hosts.builds import logs as buildlogs
     from hosts.models import Build
 
     now = world.now

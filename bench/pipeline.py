@@ -80,7 +80,7 @@ class Made:
         """DELETE the manifest each tag points at (the devstack registry
         allows deletes; blobs stay until its garbage collection). Returns
         (deleted, found)."""
-        from hosts import registry_check
+        from hosts.lib import registry_check
 
         login = (devstack["registry_user"], devstack["registry_password"])
         ca_pem = devstack["registry_ca"].decode()
@@ -113,7 +113,7 @@ class Direct(_common.Direct):
 
     def pipeline(self, number, context, made):
         """Returns (seconds, {step: seconds})."""
-        from hosts import registry_check
+        from hosts.lib import registry_check
         from tests.support.buildhost import mutual_tls_client, stream_errors
 
         devstack = self.devstack
@@ -188,7 +188,7 @@ class Pipeline:
     def __init__(self, user, endpoint, registry, number, context, made):
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        from hosts import builds
+        from hosts.builds import commands as builds
         from hosts.models import AuditEvent
 
         self.number = number
@@ -259,7 +259,7 @@ class Pipeline:
         return False
 
     def log_tail(self):
-        from hosts import buildlogs
+        from hosts.builds import logs as buildlogs
 
         with contextlib.suppress(Exception):
             return buildlogs.tail(self.build.pk)[0][-2000:]

@@ -67,7 +67,7 @@ class Direct(_common.Direct):
 
 def dchweb_run(user, endpoint, registry, number):
     """One build host to ready through dchweb; returns (seconds, {step: s})."""
-    from hosts import buildhosts
+    from hosts.buildhosts import commands as buildhosts
     from hosts.models import AuditEvent, BuildHost
 
     data = {

@@ -6,6 +6,7 @@ a task whose worker dies is delivered again rather than lost.
 """
 
 import os
+from pathlib import Path
 
 from celery import Celery
 
@@ -36,4 +37,9 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
 )
-app.autodiscover_tasks()
+# Each domain of hosts/ keeps its tasks in its own tasks.py (their names stay
+# `hosts.tasks.<name>`): every package that has one is searched.
+HOSTS = Path(__file__).resolve().parent.parent / "hosts"
+app.autodiscover_tasks(
+    sorted(f"hosts.{found.parent.name}" for found in HOSTS.glob("*/tasks.py"))
+)

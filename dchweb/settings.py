@@ -319,12 +319,12 @@ LOG_FORMAT = env_str("DCHWEB_LOG_FORMAT", "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "hosts.logcontext.ContextFilter"}},
+    "filters": {"context": {"()": "hosts.lib.logcontext.ContextFilter"}},
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(context)s] %(message)s"
         },
-        "json": {"()": "hosts.logcontext.JsonFormatter"},
+        "json": {"()": "hosts.lib.logcontext.JsonFormatter"},
     },
     "handlers": {
         "stdout": {

@@ -1,8 +1,9 @@
 from django import forms
 from django.contrib import admin
 
-from hosts import audit, services
-from hosts import certificates as certificate_service
+from hosts.accounts import commands as accounts
+from hosts.certificates import commands as certificate_service
+from hosts.core import audit
 from hosts.models import (
     ApiToken,
     AuditEvent,
@@ -107,7 +108,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
         for api_token in queryset.filter(revoked_at__isnull=True):
-            services.revoke_api_token(
+            accounts.revoke_api_token(
                 api_token, actor=request.user, source="ui", request=request
             )
 

@@ -1,4 +1,4 @@
-from hosts.permissions import is_admin
+from hosts.core.permissions import is_admin
 
 
 def navigation(request):

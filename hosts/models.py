@@ -4,12 +4,20 @@ Volumes, builds and cleanup plans come with their features.
 """
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from hosts import crypto
+from hosts.lib import crypto, x509
+
+
+class EndpointQuerySet(models.QuerySet):
+    def enabled(self, pk=None):
+        """Endpoints an admin has not disabled (one of them, given `pk`)."""
+        found = self.exclude(health=Endpoint.Health.DISABLED)
+        return found.filter(pk=pk) if pk else found
 
 
 class Endpoint(models.Model):
@@ -82,7 +90,7 @@ class Endpoint(models.Model):
     volume_stores = models.JSONField(default=list, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_error_reason = models.CharField(max_length=50, blank=True)
-    # The reconciler's last pass (hosts/reconciler.py): what the database and
+    # The reconciler's last pass (hosts/buildhosts/reconciler.py): what the database and
     # the engine each said, for the admins' drift view.
     last_reconciled_at = models.DateTimeField(null=True, blank=True)
     reconcile_summary = models.JSONField(default=dict, blank=True)
@@ -92,17 +100,23 @@ class Endpoint(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = EndpointQuerySet.as_manager()
+
     class Meta:
         ordering = ("name",)
 
     def __str__(self):
         return self.name
 
+    @property
+    def is_disabled(self) -> bool:
+        return self.health == self.Health.DISABLED
+
 
 class Registry(models.Model):
     """An image registry build hosts trust and push to.
 
-    The password is stored encrypted (hosts/crypto.py) and is never shown
+    The password is stored encrypted (hosts/lib/crypto.py) and is never shown
     again after it is set: read it with `get_password()` only to log in.
     """
 
@@ -114,7 +128,7 @@ class Registry(models.Model):
     ca_pem = models.TextField("CA certificate (PEM)", blank=True)
     username = models.CharField(max_length=150, blank=True)
     password_encrypted = models.TextField(blank=True, editable=False)
-    # The last check (hosts/registries.py): null until checked.
+    # The last check (hosts/registries/commands.py): null until checked.
     last_check_at = models.DateTimeField(null=True, blank=True)
     last_check_ok = models.BooleanField(null=True, blank=True)
     last_check_reason = models.CharField(max_length=50, blank=True)
@@ -180,7 +194,7 @@ class RegistryTrust(models.Model):
 
 class ApiToken(models.Model):
     """A bearer token for the API. Only its SHA-256 is stored; the plaintext
-    is shown once, when created (hosts/tokens.py)."""
+    is shown once, when created (hosts/core/tokens.py)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
@@ -251,8 +265,8 @@ class Certificate(models.Model):
     """A certificate admins uploaded (a CA, a client or a server certificate),
     with its chain and, optionally, its private key, encrypted at rest.
 
-    The parsed fields are filled from the PEM by hosts/pki.py when it is
-    created through hosts/certificates.py; the key is never shown again.
+    The parsed fields are filled from the PEM by hosts/lib/x509.py when it is
+    created through hosts/certificates/commands.py; the key is never shown again.
     """
 
     class Kind(models.TextChoices):
@@ -302,9 +316,7 @@ class Certificate(models.Model):
 
     @property
     def expiry_warning(self) -> str | None:
-        from hosts.pki import expiry_warning
-
-        return expiry_warning(self.not_after)
+        return x509.expiry_warning(self.not_after)
 
     @property
     def expires_in_days(self) -> int:
@@ -312,7 +324,7 @@ class Certificate(models.Model):
 
 
 class CertificateAuthority(models.Model):
-    """dchweb's own CA (hosts/pki.py): one active at a time; rotated ones are
+    """dchweb's own CA (hosts/core/pki.py): one active at a time; rotated ones are
     kept, inactive. The key is encrypted at rest."""
 
     cert_pem = models.TextField()
@@ -385,6 +397,22 @@ class BuildHost(models.Model):
     )
     # States the host stays in until someone acts: the pages stop polling.
     SETTLED_STATES = (State.READY, State.REMOVED, State.FAILED)
+    # Its container runs: builds may use it, its owner may connect.
+    RUNNING_STATES = (State.READY, State.BUSY)
+    # Not yet provisioned: its provision may still be under way.
+    WAITING_STATES = (State.REQUESTED, State.PROVISIONING)
+    EXTENDABLE_STATES = (*WAITING_STATES, *RUNNING_STATES)
+    REMOVABLE_STATES = (*EXTENDABLE_STATES, State.FAILED)
+    # Gone, or never there: the reconciler leaves them alone.
+    ENDED_STATES = (State.REMOVED, State.FAILED)
+
+    # Limits of a request (hosts/buildhosts/commands.py checks them).
+    DEFAULT_DISK_GB = 20
+    MAX_DISK_GB = 2048
+    DEFAULT_TTL_MINUTES = 8 * 60
+    MAX_TTL_MINUTES = 7 * 24 * 60
+    MAX_EXTEND_MINUTES = 7 * 24 * 60
+    MAX_KEEP_DAYS = 365
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100)
@@ -478,6 +506,23 @@ class BuildHost(models.Model):
         return self.state in self.SETTLED_STATES
 
     @property
+    def is_running(self) -> bool:
+        return self.state in self.RUNNING_STATES
+
+    @property
+    def can_extend(self) -> bool:
+        return self.state in self.EXTENDABLE_STATES
+
+    @property
+    def can_remove(self) -> bool:
+        return self.state in self.REMOVABLE_STATES
+
+    @property
+    def policy_deletes_volumes(self) -> bool:
+        """Removed without a word on its volumes, does the host take them?"""
+        return self.volume_policy == self.VolumePolicy.DELETE
+
+    @property
     def policy_label(self) -> str:
         if self.volume_policy == self.VolumePolicy.KEEP_DAYS:
             return f"keep_days:{self.keep_days}"
@@ -540,6 +585,7 @@ class Build(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+    RUNNING_STATES = (State.PROVISIONING, State.BUILDING, State.PUSHING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -561,7 +607,7 @@ class Build(models.Model):
     registry = models.ForeignKey(
         Registry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    # The context archive, checked on upload (hosts/contexts.py), kept in
+    # The context archive, checked on upload (hosts/builds/contexts.py), kept in
     # DCHWEB_DATA_DIR until the build ends.
     context_name = models.CharField(max_length=200, blank=True)
     context_bytes = models.PositiveBigIntegerField(default=0)
@@ -615,6 +661,22 @@ class Build(models.Model):
         return (end - self.started_at).total_seconds()
 
 
+class BuildHostImageQuerySet(models.QuerySet):
+    def embedded_registry_ids(self, image_ref: str) -> set[int]:
+        """Registries whose CA a ready dchweb-made image already holds."""
+        ready = self.filter(ref=image_ref, state=BuildHostImage.State.READY)
+        return set(ready.values_list("registries", flat=True))
+
+    def record_build_outcome(self, build) -> None:
+        """The image of a finished build is ready (with its digest) or failed."""
+        state = (
+            BuildHostImage.State.READY
+            if build.state == Build.State.SUCCEEDED
+            else BuildHostImage.State.FAILED
+        )
+        self.filter(build=build).update(state=state, digest=build.digest)
+
+
 class BuildHostImage(models.Model):
     """A build-host image made by dchweb with registry CAs embedded (the
     seed's preferred method): build hosts from it need no CA copied in."""
@@ -639,11 +701,21 @@ class BuildHostImage(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = BuildHostImageQuerySet.as_manager()
+
     class Meta:
         ordering = ("-created_at",)
 
     def __str__(self):
         return self.ref
+
+
+class DeploymentQuerySet(models.QuerySet):
+    def waiting(self, grace=timedelta(0)):
+        """Requested, and untouched for `grace`: nobody is starting them."""
+        return self.filter(
+            state=Deployment.State.REQUESTED, updated_at__lte=timezone.now() - grace
+        )
 
 
 class Deployment(models.Model):
@@ -677,6 +749,8 @@ class Deployment(models.Model):
     error_reason = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DeploymentQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at",)
@@ -743,7 +817,7 @@ class Volume(models.Model):
             models.Index(
                 fields=["present", "status", "endpoint"], name="vol_filter_idx"
             ),
-            # The totals per owner (hosts/volumes.py: totals).
+            # The totals per owner (hosts/volumes/ledger.py: totals).
             models.Index(
                 fields=["present", "status", "owner_name"], name="vol_owner_idx"
             ),
@@ -774,7 +848,7 @@ class VolumeLedgerStamp(models.Model):
     transaction, whenever a volume row is inserted or deleted or any of its
     columns but `last_seen` and `last_attached` is updated: triggers on
     hosts_volume (migration 0011, SQLite and PostgreSQL). The ledger's totals
-    are cached under the stamp (hosts/volumes.py: totals), so whatever writes
+    are cached under the stamp (hosts/volumes/ledger.py: totals), so whatever writes
     the ledger (refresh, provisioning, clean-up, sizes, a cascade, raw SQL)
     makes them be computed again, and a rolled-back write leaves the
     old stamp with the old rows. A stamp never repeats (a random 64-bit value

@@ -1,6 +1,9 @@
 from django.urls import path
 
-from hosts import build_views, image_views, views, volume_views
+from hosts.web import builds as build_views
+from hosts.web import images as image_views
+from hosts.web import views
+from hosts.web import volumes as volume_views
 
 urlpatterns = [
     path("", views.home, name="home"),

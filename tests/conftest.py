@@ -202,11 +202,11 @@ def admin(django_user_model):
     """A member of the admins group (not a superuser: the group is what counts)."""
     from django.contrib.auth.models import Group
 
-    from hosts import services
-    from hosts.permissions import ADMINS_GROUP
+    from hosts.accounts import commands as accounts
+    from hosts.core.permissions import ADMINS_GROUP
 
     # A transactional test flushes the groups the migrations made: make them.
-    services.ensure_groups()
+    accounts.ensure_groups()
     user = django_user_model.objects.create_user("root", password="root-password-1")
     user.groups.add(Group.objects.get(name=ADMINS_GROUP))
     return user
@@ -319,6 +319,6 @@ def leftovers(engine):
 
 
 def _installation_id():
-    from hosts import installation
+    from hosts.core import installation
 
     return installation.installation_id()

@@ -1,6 +1,6 @@
 from ninja.security import HttpBearer
 
-from hosts import tokens
+from hosts.core import tokens
 
 
 class BearerToken(HttpBearer):

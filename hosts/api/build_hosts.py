@@ -1,12 +1,13 @@
 """API v1 build hosts (design.md §4.2): HTTP in and out; the work is in
-hosts/buildhosts.py and the Celery tasks it enqueues."""
+hosts/buildhosts/commands.py and the Celery tasks it enqueues."""
 
 from ninja import Field, Query, Router, Schema, Status
 
-from hosts import buildhosts, downloads
 from hosts.api.errors import MAX_OFFSET, answering
 from hosts.api.schemas import BuildHostIn, BuildHostOut, ErrorOut, ExtendIn
+from hosts.buildhosts import commands as buildhosts
 from hosts.models import BuildHost
+from hosts.web import downloads
 
 router = Router(tags=["build hosts"])
 

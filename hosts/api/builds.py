@@ -1,13 +1,15 @@
 """API v1 builds (design.md §4.2): multipart in, JSON and log text out; the
-work is in hosts/builds.py and the task that runs the build."""
+work is in hosts/builds/commands.py and the task that runs the build."""
 
 from django.http import HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from hosts import buildhosts, buildlogs, builds
 from hosts.api.errors import MAX_OFFSET, answering
 from hosts.api.schemas import BuildOut, ErrorOut
+from hosts.buildhosts import commands as buildhosts
+from hosts.builds import commands as builds
+from hosts.builds import logs as buildlogs
 
 router = Router(tags=["builds"])
 

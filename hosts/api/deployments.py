@@ -2,7 +2,6 @@
 
 from ninja import Router, Schema, Status
 
-from hosts import buildhosts, deployments, images
 from hosts.api.errors import answering, forbidden, not_found
 from hosts.api.schemas import (
     BuildHostImageIn,
@@ -11,8 +10,11 @@ from hosts.api.schemas import (
     DeploymentOut,
     ErrorOut,
 )
+from hosts.buildhosts import commands as buildhosts
+from hosts.core.permissions import is_admin
+from hosts.deployments import commands as deployments
+from hosts.images import commands as images
 from hosts.models import BuildHostImage, Endpoint
-from hosts.permissions import is_admin
 
 router = Router(tags=["deployments and images"])
 

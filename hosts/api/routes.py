@@ -1,10 +1,7 @@
-"""API v1 operations: HTTP in and out only; the work is in hosts/services.py."""
+"""API v1 operations: HTTP in and out only; the work is in hosts/accounts/commands.py."""
 
 from ninja import Field, Query, Router, Schema, Status
 
-from hosts import certificates, pki, services
-from hosts import endpoints as endpoint_service
-from hosts import registries as registry_service
 from hosts.api.errors import MAX_OFFSET, ApiError, answering, forbidden, not_found
 from hosts.api.schemas import (
     AuditEventPage,
@@ -19,8 +16,12 @@ from hosts.api.schemas import (
     RegistryIn,
     RegistryOut,
 )
+from hosts.certificates import commands as certificates
+from hosts.core import audit, pki
+from hosts.core.permissions import is_admin
+from hosts.endpoints import commands as endpoint_service
 from hosts.models import Endpoint, Registry
-from hosts.permissions import is_admin
+from hosts.registries import commands as registry_service
 
 router = Router()
 
@@ -43,7 +44,7 @@ def list_endpoints(request):
     return Endpoint.objects.all()
 
 
-# --- Endpoints (hosts/endpoints.py) -------------------------------------------
+# --- Endpoints (hosts/endpoints/commands.py) -------------------------------------------
 
 
 @router.post(
@@ -269,7 +270,7 @@ def list_audit_events(request, filters: Query[AuditFilters]):
     """Admins only. Newest first."""
     if not is_admin(request.auth):
         raise forbidden("the audit trail is for admins")
-    events = services.audit_events(action=filters.action, actor=filters.actor)
+    events = audit.audit_events(action=filters.action, actor=filters.actor)
     page = events[filters.offset : filters.offset + filters.limit]
     return {
         "count": events.count(),

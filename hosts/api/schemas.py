@@ -85,14 +85,14 @@ class RegistryOut(Schema):
 
     @staticmethod
     def resolve_ca_expires_at(registry):
-        from hosts.registries import ca_expiry
+        from hosts.registries.commands import ca_expiry
 
         expiry = ca_expiry(registry)
         return expiry.not_after if expiry else None
 
     @staticmethod
     def resolve_ca_expiry_warning(registry):
-        from hosts.registries import ca_expiry
+        from hosts.registries.commands import ca_expiry
 
         expiry = ca_expiry(registry)
         return expiry.warning if expiry else None

@@ -2,7 +2,6 @@
 
 from ninja import Field, Query, Router, Schema, Status
 
-from hosts import tasks, volumes
 from hosts.api.errors import MAX_OFFSET, answering, forbidden, not_found
 from hosts.api.schemas import (
     MAX_DAYS,
@@ -11,8 +10,10 @@ from hosts.api.schemas import (
     ErrorOut,
     VolumePage,
 )
+from hosts.core.permissions import is_admin
 from hosts.models import CleanupPlan, Volume
-from hosts.permissions import is_admin
+from hosts.volumes import commands as volumes
+from hosts.volumes import ledger, tasks
 
 router = Router(tags=["volumes"])
 
@@ -39,7 +40,7 @@ def list_volumes(request, query: Query[VolumeQuery]):
     """Volumes the engines have now, as of the last refresh; with the bytes
     that could be reclaimed (not in use) per owner and per endpoint."""
     _admin_only(request)
-    filters = volumes.VolumeFilters(
+    filters = ledger.VolumeFilters(
         endpoint_id=query.endpoint_id,
         status=query.status or "",
         owner=query.owner,
@@ -47,8 +48,8 @@ def list_volumes(request, query: Query[VolumeQuery]):
         older_than_days=query.older_than_days,
     )
     # Computed once per change of the ledger (cached under its stamp).
-    summary = volumes.totals(filters)
-    found = volumes.ledger(filters)
+    summary = ledger.totals(filters)
+    found = ledger.ledger(filters)
     return {
         "count": summary["count"],
         "limit": query.limit,

@@ -1,9 +1,9 @@
 """Build forms and lists on pages other than a build's own (home, a build
-host's page): their context is built here, not in hosts/views.py."""
+host's page): their context is built here, not in hosts/web/views.py."""
 
 from django import template
 
-from hosts import build_views
+from hosts.web import builds as build_views
 
 register = template.Library()
 

@@ -2,7 +2,7 @@
 
 from django import template
 
-from hosts import volumes
+from hosts.volumes import ledger
 
 register = template.Library()
 
@@ -13,7 +13,7 @@ def left_behind(context):
     (not in use, still on an engine), and their bytes as last measured."""
     user = context["request"].user
     return {
-        "left": volumes.left_behind_by(user),
+        "left": ledger.left_behind_by(user),
         "user_is_admin": context.get("user_is_admin", False),
         "username": user.get_username(),
     }

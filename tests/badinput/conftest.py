@@ -34,9 +34,9 @@ def data_dir(settings, tmp_path):
 
 
 def token_for(user):
-    from hosts import services
+    from hosts.accounts import commands as accounts
 
-    _, plaintext = services.create_api_token(user, "badinput", actor=None, source="cli")
+    _, plaintext = accounts.create_api_token(user, "badinput", actor=None, source="cli")
     return plaintext
 
 

@@ -10,7 +10,7 @@ import re
 import pytest
 from django.test import Client
 
-from hosts import services
+from hosts.accounts import commands as accounts
 from hosts.api import api
 
 pytestmark = [pytest.mark.badinput, pytest.mark.django_db, pytest.mark.timeout(60)]
@@ -56,10 +56,10 @@ def test_every_route_is_in_the_schema():
 
 @pytest.fixture
 def revoked_token(developer):
-    api_token, plaintext = services.create_api_token(
+    api_token, plaintext = accounts.create_api_token(
         developer, "old", actor=None, source="cli"
     )
-    services.revoke_api_token(api_token, actor=None, source="cli")
+    accounts.revoke_api_token(api_token, actor=None, source="cli")
     return plaintext
 
 
@@ -75,7 +75,7 @@ def test_every_operation_refuses_a_missing_wrong_or_revoked_token(
     method, url, revoked_token, developer
 ):
     # The developer's live token exists: a wrong one is not "no token at all".
-    services.create_api_token(developer, "live", actor=None, source="cli")
+    accounts.create_api_token(developer, "live", actor=None, source="cli")
     attempts = {
         "no header": None,
         "no token": "Bearer ",
@@ -104,7 +104,7 @@ def test_the_schema_and_its_docs_are_public(method, url):
 def test_a_valid_token_is_let_through_everywhere(developer):
     """The refusals above are about the token: with a good one no operation
     answers 401 (a developer's admin-only calls are 403s, before any work)."""
-    _, token = services.create_api_token(developer, "live", actor=None, source="cli")
+    _, token = accounts.create_api_token(developer, "live", actor=None, source="cli")
     for method, url in OPERATIONS:
         response = call(method, url, f"Bearer {token}")
         assert response.status_code != 401, (method, url, response.content)

@@ -13,7 +13,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from hosts import audit, buildlogs, certificates
+from hosts.builds import logs as buildlogs
+from hosts.certificates import commands as certificates
+from hosts.core import audit
 from hosts.models import (
     AuditEvent,
     Build,

@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from hosts import buildlogs, registries
+from hosts.builds import logs as buildlogs
 from hosts.models import (
     Build,
     BuildHost,
@@ -43,6 +43,7 @@ from hosts.models import (
     Endpoint,
     Registry,
 )
+from hosts.registries import commands as registries
 from tests.badinput.conftest import token_for
 
 pytestmark = [

@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from hosts import contexts
+from hosts.builds import contexts
 from hosts.models import AuditEvent, Build, BuildHost, Certificate, Endpoint, Registry
 from tests.badinput.conftest import token_for
 from tests.support.contexts import archive
@@ -200,7 +200,7 @@ def test_a_hostile_context_is_a_400_and_nothing_is_kept(
     started = time.monotonic()
 
     with (
-        mock.patch("hosts.tasks.run_build.delay") as delay,
+        mock.patch("hosts.builds.tasks.run_build.delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = Client().post(

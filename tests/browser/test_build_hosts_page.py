@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from hosts import installation, provisioning
+from hosts.buildhosts import provisioning
+from hosts.core import installation
 from hosts.models import BuildHost
 from tests.support import world
 from tests.support.browser import sign_in

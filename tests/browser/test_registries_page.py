@@ -4,7 +4,7 @@ sees the result appear without a reload."""
 import pytest
 from django.contrib.auth.models import Group
 
-from hosts import registries
+from hosts.registries import commands as registries
 
 pytestmark = [
     pytest.mark.browser,

@@ -10,7 +10,7 @@ import uuid
 import docker.errors
 import pytest
 
-from hosts import installation
+from hosts.core import installation
 from hosts.models import CleanupPlan, Volume
 from tests.support.browser import sign_in
 

@@ -17,8 +17,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from hosts import buildlogs, installation, reconciler, services, tasks
+from hosts.accounts import commands as accounts
+from hosts.buildhosts import reconciler
+from hosts.builds import logs as buildlogs
+from hosts.core import installation
 from hosts.models import Build, BuildHost
+from hosts.ops import tasks
 from tests.faults.conftest import wait_until
 from tests.support import world
 from tests.support.contexts import hello_context, slow_context
@@ -211,7 +215,7 @@ def test_the_engine_stopped_and_started_again_settles_by_itself(
 
 
 def api_client(owner):
-    token = services.create_api_token(owner, "t", actor=owner, source="cli")[1]
+    token = accounts.create_api_token(owner, "t", actor=owner, source="cli")[1]
     return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
@@ -271,7 +275,7 @@ def test_a_registry_stopped_before_the_push_fails_the_build_and_nothing_is_lost(
 
 
 def _wait_for_registry(devstack, timeout=30):
-    from hosts import registry_check
+    from hosts.lib import registry_check
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

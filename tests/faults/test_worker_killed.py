@@ -8,8 +8,11 @@ import uuid
 import docker.errors
 import pytest
 
-from hosts import buildlogs, installation, volumes
+from hosts.builds import logs as buildlogs
+from hosts.core import installation
 from hosts.models import Build, BuildHost, CleanupPlan
+from hosts.volumes import commands as volumes
+from hosts.volumes import ledger
 from tests.faults.conftest import wait_until
 from tests.support.contexts import slow_context
 from tests.support.hostcheck import engine_objects, new_host, wait_settled
@@ -46,7 +49,7 @@ def test_killed_mid_provision_the_host_settles_after_restart(
     assert host.lease_owner == ""
     # The step it was killed in ran again, as a second attempt, and says so.
     assert host.steps.filter(name=killed_at).count() == 2
-    from hosts import metrics
+    from hosts.ops import metrics
 
     assert f'dchweb_task_retries_total{{step="{killed_at}"}} 1' in metrics.exposition()
     containers, kept = engine_objects(engine, host)
@@ -62,7 +65,7 @@ def test_killed_mid_provision_the_host_settles_after_restart(
 def test_killed_mid_build_the_build_runs_again_and_succeeds(
     worker, endpoint, registry, developer, busybox, devstack, leftovers, tmp_path
 ):
-    from hosts import builds
+    from hosts.builds import commands as builds
 
     worker.start()
     host = wait_settled(new_host(developer, endpoint, registry_ids=[registry.pk]))
@@ -111,7 +114,7 @@ def test_killed_mid_cleanup_the_plan_finishes_after_restart(
     tag = uuid.uuid4().hex[:8]
     names = [engine.volumes.create(f"fault-{tag}-{n:02}").name for n in range(40)]
     try:
-        volumes.refresh(endpoint)
+        ledger.refresh(endpoint)
         plan = volumes.make_plan(admin, {"volume_names": names}, source="api")
         worker.start()
         volumes.execute(admin, plan, source="api")

@@ -12,7 +12,10 @@ import pytest
 import requests
 from django.test import Client
 
-from hosts import buildhosts, installation, provisioning, services
+from hosts.accounts import commands as accounts
+from hosts.buildhosts import commands as buildhosts
+from hosts.buildhosts import provisioning
+from hosts.core import installation
 from hosts.models import BuildHost
 from tests.conftest import LOG_DIR
 from tests.support import world
@@ -149,7 +152,7 @@ def api(client, token):
 
 
 def token_for(user):
-    return services.create_api_token(user, "test", actor=user, source="cli")[1]
+    return accounts.create_api_token(user, "test", actor=user, source="cli")[1]
 
 
 def test_through_the_api_with_an_idempotency_key_and_only_for_its_owner(

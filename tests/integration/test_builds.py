@@ -7,7 +7,9 @@ import uuid
 import pytest
 from django.test import Client
 
-from hosts import buildlogs, contexts, services
+from hosts.accounts import commands as accounts
+from hosts.builds import contexts
+from hosts.builds import logs as buildlogs
 from hosts.models import AuditEvent, Build, BuildHost
 from tests.support import world
 from tests.support.contexts import archive, hello_context, plain, slow_context, symlink
@@ -27,7 +29,7 @@ def ready_host(celery_worker, endpoint, registry, developer, leftovers):
 
 @pytest.fixture
 def as_developer(developer):
-    token = services.create_api_token(developer, "t", actor=developer, source="cli")[1]
+    token = accounts.create_api_token(developer, "t", actor=developer, source="cli")[1]
     return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
@@ -232,7 +234,7 @@ def test_another_developer_cannot_read_a_build_or_its_log(
     )
     build_id = answer.json()["id"]
     eve = world.developer(django_user_model, "eve")
-    token = services.create_api_token(eve, "t", actor=eve, source="cli")[1]
+    token = accounts.create_api_token(eve, "t", actor=eve, source="cli")[1]
     stranger = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
     assert stranger.get(f"/api/v1/builds/{build_id}").status_code == 404

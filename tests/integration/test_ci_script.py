@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from hosts import services
+from hosts.accounts import commands as accounts
 from hosts.models import Build, BuildHost
 from tests.conftest import ROOT
 
@@ -31,7 +31,7 @@ def run_script(live_server, token, context_dir, tag, endpoint):
 
 @pytest.fixture
 def token(developer):
-    return services.create_api_token(developer, "ci", actor=developer, source="cli")[1]
+    return accounts.create_api_token(developer, "ci", actor=developer, source="cli")[1]
 
 
 def test_the_ci_script_builds_pushes_and_prints_the_digest(

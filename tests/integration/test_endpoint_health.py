@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from hosts import probes
+from hosts.endpoints import probes
+from hosts.endpoints.tasks import probe_endpoint
 from hosts.models import AuditEvent, Endpoint
-from hosts.tasks import probe_endpoint
 
 pytestmark = pytest.mark.integration
 

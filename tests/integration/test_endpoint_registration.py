@@ -12,7 +12,9 @@ import json
 import pytest
 from django.utils.html import escape
 
-from hosts import certificates, probes, services
+from hosts.accounts import commands as accounts
+from hosts.certificates import commands as certificates
+from hosts.endpoints import probes
 from hosts.models import Endpoint
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -20,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 @pytest.fixture
 def token(admin):
-    _, plaintext = services.create_api_token(admin, "tests", actor=None, source="cli")
+    _, plaintext = accounts.create_api_token(admin, "tests", actor=None, source="cli")
     return plaintext
 
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from django.test import Client
 
-from hosts import services
+from hosts.accounts import commands as accounts
 from hosts.models import BuildHost, BuildHostImage, Deployment
 from tests.integration.test_builds import post_build, unique_tag, wait_final
 from tests.support.contexts import hello_context
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def client_for(user):
-    token = services.create_api_token(user, "t", actor=user, source="cli")[1]
+    token = accounts.create_api_token(user, "t", actor=user, source="cli")[1]
     return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
 

@@ -5,7 +5,7 @@ stopped, and touches nothing when the listing fails."""
 
 import pytest
 
-from hosts import reconciler
+from hosts.buildhosts import reconciler
 from hosts.models import AuditEvent, BuildHost
 from tests.support.hostcheck import (
     bundle_dir,
@@ -169,7 +169,7 @@ def test_kept_volumes_are_removed_when_their_days_are_up(
 def test_the_reaper_removes_expired_hosts_by_their_policy(ready_host, engine):
     from django.utils import timezone
 
-    from hosts import buildhosts
+    from hosts.buildhosts import commands as buildhosts
     from hosts.models import AuditEvent
 
     BuildHost.objects.filter(pk=ready_host.pk).update(expires_at=timezone.now())

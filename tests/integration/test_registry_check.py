@@ -8,8 +8,9 @@ import threading
 
 import pytest
 
-from hosts import registries, registry_check
+from hosts.lib import registry_check
 from hosts.models import AuditEvent, Endpoint, RegistryTrust
+from hosts.registries import commands as registries
 from tests.support import pki
 
 pytestmark = pytest.mark.integration
@@ -118,7 +119,7 @@ def test_check_is_stored_and_a_change_is_audited(reg):
 
 @pytest.mark.django_db
 def test_the_devstack_engine_can_log_in_in_the_trust_matrix(reg, devstack):
-    from hosts import tasks
+    from hosts.registries import tasks
 
     local = Endpoint.objects.create(
         name="local",

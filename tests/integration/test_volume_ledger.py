@@ -15,8 +15,11 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from hosts import buildhosts, services, volumes
+from hosts.accounts import commands as accounts
+from hosts.buildhosts import commands as buildhosts
 from hosts.models import BuildHost, Volume
+from hosts.volumes import cleanup, ledger
+from hosts.volumes import commands as volumes
 from tests.support import world
 from tests.support.hostcheck import new_host, wait_settled
 
@@ -80,10 +83,10 @@ def test_every_kind_of_volume_gets_its_status_owner_or_provenance(
         devstack["network"],
         volumes={in_use: {"bind": "/data", "mode": "rw"}},
     )
-    volumes.refresh(endpoint)  # sees the hand-made container with its volumes
+    ledger.refresh(endpoint)  # sees the hand-made container with its volumes
     by_hand.remove()  # without v=True: the anonymous volumes stay behind
 
-    result = volumes.refresh(endpoint)
+    result = ledger.refresh(endpoint)
 
     assert result.error == "" and result.engine_calls == 2
     for name in kept_host.volume_names:
@@ -114,7 +117,7 @@ def test_a_plan_removes_exactly_its_volumes_and_skips_one_attached_since(
 ):
     stranger = engine.volumes.create(f"stranger-{uuid.uuid4().hex[:8]}").name
     made["volumes"].append(stranger)
-    volumes.refresh(endpoint)
+    ledger.refresh(endpoint)
     data_volume, certs_volume = kept_host.volume_names
 
     plan = volumes.make_plan(admin, {"status": "orphaned"}, source="api")
@@ -174,7 +177,7 @@ def test_the_ledger_is_for_admins_only(endpoint, django_user_model, admin):
     developer = world.developer(django_user_model, "devvy")
 
     def client(user):
-        token = services.create_api_token(user, "t", actor=user, source="cli")[1]
+        token = accounts.create_api_token(user, "t", actor=user, source="cli")[1]
         return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
     as_developer, as_admin = client(developer), client(admin)
@@ -193,9 +196,9 @@ def test_the_optional_reap_policy_uses_a_plan_and_the_audit_trail(
 ):
     from hosts.models import AuditEvent
 
-    volumes.refresh(endpoint)
+    ledger.refresh(endpoint)
 
-    plan = volumes.reap_orphaned(0)
+    plan = cleanup.reap_orphaned(0)
 
     assert plan.state == "done"
     assert sorted(plan.items.values_list("volume_name", flat=True)) == sorted(
@@ -212,7 +215,7 @@ def test_totals_read_before_a_refresh_in_the_worker_show_it_after(
     """The totals are cached in this process under the ledger's stamp; the
     worker, another process, rescans; the next read shows the new volume."""
     owner = f"totals-{uuid.uuid4().hex[:8]}"  # this test's alone, on a shared engine
-    token = services.create_api_token(admin, "t", actor=admin, source="cli")[1]
+    token = accounts.create_api_token(admin, "t", actor=admin, source="cli")[1]
     as_admin = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
     def mine():

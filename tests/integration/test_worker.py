@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from hosts.models import AuditEvent
-from hosts.tasks import record_heartbeat
+from hosts.ops.tasks import record_heartbeat
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

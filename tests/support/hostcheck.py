@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hosts import buildhosts
+from hosts.buildhosts import commands as buildhosts
 from hosts.models import BuildHost
 from tests.support.buildhost import wait_until_pinged
 

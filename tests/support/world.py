@@ -2,9 +2,9 @@
 
 from django.contrib.auth.models import Group
 
-from hosts import services
+from hosts.accounts import commands as accounts
+from hosts.core.permissions import DEVELOPERS_GROUP
 from hosts.models import Endpoint, Registry
-from hosts.permissions import DEVELOPERS_GROUP
 
 
 def devstack_endpoint(devstack, **overrides):
@@ -48,7 +48,7 @@ def devstack_registry(devstack, *, with_ca=True, password=None):
 
 
 def developer(django_user_model, username="dev", password="dev-password-1"):
-    services.ensure_groups()
+    accounts.ensure_groups()
     user = django_user_model.objects.create_user(username, password=password)
     user.groups.add(Group.objects.get(name=DEVELOPERS_GROUP))
     return user

@@ -7,7 +7,7 @@ superuser), so the tests exercise the group rule rather than is_superuser.
 import pytest
 from django.contrib.auth.models import Group
 
-from hosts import services
+from hosts.accounts import commands as accounts
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def team_admin(django_user_model):
 
 
 def _token_for(user):
-    _, plaintext = services.create_api_token(user, "tests", actor=None, source="cli")
+    _, plaintext = accounts.create_api_token(user, "tests", actor=None, source="cli")
     return plaintext
 
 

@@ -5,9 +5,9 @@ import json
 import pytest
 from django.contrib.auth.models import Group
 
-from hosts import services
+from hosts.accounts import commands as accounts
+from hosts.core.permissions import DEVELOPERS_GROUP
 from hosts.models import Endpoint, Registry
-from hosts.permissions import DEVELOPERS_GROUP
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ ADMIN_ONLY_PAGES = [
 
 @pytest.fixture
 def developer(django_user_model):
-    services.ensure_groups()
+    accounts.ensure_groups()
     user = django_user_model.objects.create_user("dev", password="dev-password-1")
     user.groups.add(Group.objects.get(name=DEVELOPERS_GROUP))
     return user
@@ -65,7 +65,7 @@ def objects():
 def test_developer_gets_403_json_from_admin_api(
     client, developer, objects, method, url, body
 ):
-    _, token = services.create_api_token(developer, "t", actor=None, source="cli")
+    _, token = accounts.create_api_token(developer, "t", actor=None, source="cli")
     kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     if body is not None:
         kwargs |= {"data": json.dumps(body), "content_type": "application/json"}

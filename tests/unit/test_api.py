@@ -5,8 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from hosts import services
+from hosts.accounts import commands as accounts
+from hosts.core import audit
 from hosts.models import ApiToken, Endpoint, Registry
+from hosts.ops import health
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +48,7 @@ def test_a_token_with_a_wrong_secret_but_a_real_prefix_is_401(api_get, developer
 
 def test_a_revoked_token_is_401(api_get, developer_token, developer):
     api_token = ApiToken.objects.get(user=developer)
-    services.revoke_api_token(api_token, actor=developer, source="cli")
+    accounts.revoke_api_token(api_token, actor=developer, source="cli")
 
     assert_error(api_get("/api/v1/me", token=developer_token), 401, "unauthorized")
 
@@ -174,7 +176,7 @@ def test_an_unexpected_error_is_500_internal_and_logged(
     def explode(**filters):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(services, "audit_events", explode)
+    monkeypatch.setattr(audit, "audit_events", explode)
 
     response = api_get("/api/v1/audit-events", token=admin_token)
 
@@ -224,7 +226,7 @@ def test_audit_events_are_for_admins_only(api_get, developer_token):
 def test_audit_events_are_paginated_newest_first(api_get, admin_token, team_admin):
     now = timezone.now()
     for minutes in range(5):
-        event = services.record_heartbeat(f"note-{minutes}", hostname="w1")
+        event = health.record_heartbeat(f"note-{minutes}", hostname="w1")
         event.created_at = now + timedelta(minutes=minutes)
         event.save()
 
@@ -240,7 +242,7 @@ def test_audit_events_are_paginated_newest_first(api_get, admin_token, team_admi
 
 
 def test_audit_events_filter_by_actor(api_get, admin_token, developer):
-    services.create_api_token(developer, "laptop", actor=developer, source="ui")
+    accounts.create_api_token(developer, "laptop", actor=developer, source="ui")
 
     response = api_get("/api/v1/audit-events?actor=alice", token=admin_token)
 

@@ -3,7 +3,7 @@
 import pytest
 from django.test import RequestFactory
 
-from hosts import audit
+from hosts.core import audit
 from hosts.models import AuditEvent, Endpoint
 
 pytestmark = pytest.mark.django_db

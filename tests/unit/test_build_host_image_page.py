@@ -41,7 +41,7 @@ def test_developers_are_refused(developer, world):
 def test_an_admin_builds_an_image_and_it_is_listed(team_admin, world):
     endpoint, registry = world
     client = signed_in(team_admin)
-    with mock.patch("hosts.tasks.run_build.delay"):
+    with mock.patch("hosts.builds.tasks.run_build.delay"):
         answer = client.post(
             "/build-host-images/",
             {"endpoint": endpoint.pk, "registries": [registry.pk], "tag": "t1"},

@@ -12,15 +12,15 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from hosts import provisioning
+from hosts.buildhosts import provisioning
 from hosts.models import AuditEvent, BuildHost, BuildHostStep, Endpoint, Registry
 from tests.support import world
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-ENQUEUE_PROVISION = "hosts.tasks.provision_build_host.delay"
-ENQUEUE_REMOVAL = "hosts.tasks.remove_build_host.delay"
+ENQUEUE_PROVISION = "hosts.buildhosts.tasks.provision_build_host.delay"
+ENQUEUE_REMOVAL = "hosts.buildhosts.tasks.remove_build_host.delay"
 LISTING = "hosts.engine.list_managed"
 POLL_EVERY_SECOND = 'hx-trigger="every 1s"'
 POLL_LIST = 'hx-trigger="every 2s"'

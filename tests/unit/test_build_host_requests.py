@@ -13,13 +13,15 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from hosts import buildhosts, engine, provisioning
+from hosts import engine
+from hosts.buildhosts import commands as buildhosts
+from hosts.buildhosts import provisioning
 from hosts.models import AuditEvent, BuildHost, Endpoint, Registry
 from tests.support import world
 
 pytestmark = pytest.mark.django_db
 
-ENQUEUE = "hosts.tasks.provision_build_host.delay"
+ENQUEUE = "hosts.buildhosts.tasks.provision_build_host.delay"
 LISTING = "hosts.engine.list_managed"
 
 
@@ -199,7 +201,7 @@ def test_extend_and_remove_are_recorded(
     assert host.expires_at == before + timedelta(minutes=30)
 
     with (
-        mock.patch("hosts.tasks.remove_build_host.delay") as remove,
+        mock.patch("hosts.buildhosts.tasks.remove_build_host.delay") as remove,
         django_capture_on_commit_callbacks(execute=True),
     ):
         with pytest.raises(buildhosts.BuildHostInvalid):

@@ -13,7 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from hosts import buildlogs
+from hosts.builds import logs as buildlogs
 from hosts.models import Build, BuildHost, Deployment, Endpoint, Registry
 from tests.support import world
 from tests.support.contexts import archive
@@ -27,10 +27,10 @@ TAG = "registry.test:5443/default-project/app:1"
 DIGEST = "sha256:" + "ab" * 32
 POLL_STATUS = 'hx-trigger="every 1s"'
 POLL_LOG = 'hx-trigger="every 1s"'
-ENQUEUE_BUILD = "hosts.tasks.run_build.delay"
-ENQUEUE_PROVISION = "hosts.tasks.provision_build_host.delay"
-ENQUEUE_DEPLOY = "hosts.tasks.deploy.delay"
-ENQUEUE_UNDEPLOY = "hosts.tasks.remove_deployment.delay"
+ENQUEUE_BUILD = "hosts.builds.tasks.run_build.delay"
+ENQUEUE_PROVISION = "hosts.buildhosts.tasks.provision_build_host.delay"
+ENQUEUE_DEPLOY = "hosts.deployments.tasks.deploy.delay"
+ENQUEUE_UNDEPLOY = "hosts.deployments.tasks.remove_deployment.delay"
 LISTING = "hosts.engine.list_managed"
 
 

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from hosts import contexts
+from hosts.builds import contexts
 from hosts.models import Build, BuildHost, Endpoint, Registry
 from tests.support.contexts import archive, plain, symlink
 
@@ -57,7 +57,7 @@ def post(developer_token, django_capture_on_commit_callbacks):
         if context is not None:
             data["context"] = SimpleUploadedFile("c.tar", context)
         with (
-            mock.patch("hosts.tasks.run_build.delay") as delay,
+            mock.patch("hosts.builds.tasks.run_build.delay") as delay,
             django_capture_on_commit_callbacks(execute=True),
         ):
             answer = Client().post(
@@ -176,7 +176,7 @@ def test_links_inside_the_context_are_fine(tmp_path):
 
 
 def test_log_reads_by_offset_and_tail(data_dir):
-    from hosts import buildlogs
+    from hosts.builds import logs as buildlogs
 
     build_id = "b1"
     for number in range(8000):

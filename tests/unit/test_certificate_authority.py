@@ -4,16 +4,16 @@ by admins only, and audited."""
 import pytest
 from django.contrib.auth.models import Group
 
-from hosts import services
+from hosts.accounts import commands as accounts
+from hosts.core.permissions import ADMINS_GROUP, DEVELOPERS_GROUP
 from hosts.models import AuditEvent, CertificateAuthority
-from hosts.permissions import ADMINS_GROUP, DEVELOPERS_GROUP
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def _user(django_user_model, name, group):
-    services.ensure_groups()
+    accounts.ensure_groups()
     user = django_user_model.objects.create_user(name, password=f"{name}-password-1")
     user.groups.add(Group.objects.get(name=group))
     return user
@@ -30,7 +30,7 @@ def developer(django_user_model):
 
 
 def bearer(user):
-    _, token = services.create_api_token(user, "t", actor=None, source="cli")
+    _, token = accounts.create_api_token(user, "t", actor=None, source="cli")
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 

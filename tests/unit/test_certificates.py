@@ -13,8 +13,10 @@ from cryptography.x509.verification import PolicyBuilder, Store
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from hosts import certificates, pki
 from hosts.api import api
+from hosts.certificates import commands as certificates
+from hosts.core import pki
+from hosts.lib import x509 as x509_lib
 from hosts.models import AuditEvent, Certificate, CertificateAuthority, Endpoint
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -108,7 +110,7 @@ def server(ca):
 def test_a_good_server_certificate_is_parsed(server, ca):
     cert, key = server
 
-    parsed = pki.parse_certificate_bundle(cert_pem(cert, ca[0]), key_pem(key))
+    parsed = x509_lib.parse_certificate_bundle(cert_pem(cert, ca[0]), key_pem(key))
 
     assert parsed.subject == "CN=build.test"
     assert parsed.issuer == "CN=Test Root CA"
@@ -125,15 +127,15 @@ def test_a_good_server_certificate_is_parsed(server, ca):
 def test_a_ca_and_a_client_certificate_are_told_apart(ca):
     client, _ = make_cert("alice", issuer=ca, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
 
-    assert pki.parse_certificate_bundle(cert_pem(ca[0])).kind == "ca"
-    assert pki.parse_certificate_bundle(cert_pem(ca[0])).is_ca is True
-    assert pki.parse_certificate_bundle(cert_pem(client)).kind == "client"
+    assert x509_lib.parse_certificate_bundle(cert_pem(ca[0])).kind == "ca"
+    assert x509_lib.parse_certificate_bundle(cert_pem(ca[0])).is_ca is True
+    assert x509_lib.parse_certificate_bundle(cert_pem(client)).kind == "client"
 
 
 def test_a_key_inside_the_bundle_is_taken(server):
     cert, key = server
 
-    parsed = pki.parse_certificate_bundle(cert_pem(cert) + key_pem(key))
+    parsed = x509_lib.parse_certificate_bundle(cert_pem(cert) + key_pem(key))
 
     assert parsed.private_key_pem is not None
     assert parsed.chain_length == 1
@@ -173,13 +175,13 @@ def _rejections():
         ),
         "key not PEM": (cert_pem(good), "not a key at all", "private key is not PEM"),
         "oversize certificate": (
-            cert_pem(good) + "#" * pki.MAX_INPUT_BYTES,
+            cert_pem(good) + "#" * x509_lib.MAX_INPUT_BYTES,
             None,
             "the limit is 64 KiB",
         ),
         "oversize key": (
             cert_pem(good),
-            key_pem(good_key) + "#" * pki.MAX_INPUT_BYTES,
+            key_pem(good_key) + "#" * x509_lib.MAX_INPUT_BYTES,
             "the limit is 64 KiB",
         ),
         "chain certificate expired": (
@@ -206,8 +208,8 @@ REJECTIONS = _rejections()
 def test_bad_input_is_rejected_with_a_clear_message(case):
     pem, key, message = REJECTIONS[case]
 
-    with pytest.raises(pki.CertificateInvalid) as raised:
-        pki.parse_certificate_bundle(pem, key)
+    with pytest.raises(x509_lib.CertificateInvalid) as raised:
+        x509_lib.parse_certificate_bundle(pem, key)
 
     assert message in raised.value.message
 
@@ -230,7 +232,7 @@ def test_bad_input_is_rejected_with_a_clear_message(case):
 def test_expiry_warnings(left, warning):
     now = timezone.now()
 
-    assert pki.expiry_warning(now + left, now) == warning
+    assert x509_lib.expiry_warning(now + left, now) == warning
 
 
 # --- Storing ------------------------------------------------------------------
@@ -265,7 +267,7 @@ def test_the_private_key_is_stored_encrypted(server, team_admin):
 def test_a_rejected_upload_saves_nothing(team_admin):
     expired, _ = make_cert("old.test", not_after=timezone.now() - DAY)
 
-    with pytest.raises(pki.CertificateInvalid):
+    with pytest.raises(x509_lib.CertificateInvalid):
         certificates.create_certificate(
             team_admin, "old", cert_pem(expired), source="cli"
         )
@@ -575,7 +577,7 @@ def test_the_ca_is_created_once_and_its_key_encrypted():
 
 @pytest.mark.django_db
 def test_a_process_that_loses_the_race_uses_the_winners_ca(monkeypatch):
-    make_material = pki._new_ca_material
+    make_material = x509_lib.new_ca_material
     winner = {}
 
     def the_other_process_wins(now):
@@ -583,7 +585,7 @@ def test_a_process_that_loses_the_race_uses_the_winners_ca(monkeypatch):
         winner["ca"] = pki._store_ca(*make_material(now))
         return make_material(now)
 
-    monkeypatch.setattr(pki, "_new_ca_material", the_other_process_wins)
+    monkeypatch.setattr(pki, "new_ca_material", the_other_process_wins)
 
     ca = pki.load_or_create_ca()
 
@@ -603,8 +605,8 @@ def test_an_issued_server_certificate_verifies_against_the_ca():
     ca = pki.load_or_create_ca()
     ca_cert = _load(ca.cert_pem)
 
-    cert_text, key_text = pki.issue_server_certificate(
-        "build-1", ["build-1.test"], ["127.0.0.1"], days=30
+    cert_text, key_text = x509_lib.issue_server_certificate(
+        "build-1", ["build-1.test"], ["127.0.0.1"], days=30, ca=ca
     )
     cert = _load(cert_text)
 
@@ -626,7 +628,7 @@ def test_an_issued_server_certificate_verifies_against_the_ca():
     with pytest.raises(x509.verification.VerificationError):
         verifier_for(x509.DNSName("other.test")).verify(cert, [])
 
-    parsed = pki.parse_certificate_bundle(cert_text, key_text)
+    parsed = x509_lib.parse_certificate_bundle(cert_text, key_text)
     assert parsed.sans == ["DNS:build-1.test", "IP:127.0.0.1"]
     assert parsed.kind == "server"
     assert parsed.issuer == ca_cert.subject.rfc4514_string()
@@ -635,16 +637,17 @@ def test_an_issued_server_certificate_verifies_against_the_ca():
 
 @pytest.mark.django_db
 def test_an_issued_client_certificate_is_for_client_auth():
-    ca_cert = _load(pki.load_or_create_ca().cert_pem)
+    ca = pki.load_or_create_ca()
+    ca_cert = _load(ca.cert_pem)
 
-    cert_text, key_text = pki.issue_client_certificate("alice", days=10)
+    cert_text, key_text = x509_lib.issue_client_certificate("alice", days=10, ca=ca)
     cert = _load(cert_text)
 
     usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(usages) == [ExtendedKeyUsageOID.CLIENT_AUTH]
     assert cert.subject.rfc4514_string() == "CN=alice"
     cert.verify_directly_issued_by(ca_cert)
-    assert pki.parse_certificate_bundle(cert_text, key_text).kind == "client"
+    assert x509_lib.parse_certificate_bundle(cert_text, key_text).kind == "client"
 
 
 @pytest.mark.django_db
@@ -661,7 +664,9 @@ def test_rotate_makes_a_new_active_ca_and_keeps_the_old(team_admin):
     event = AuditEvent.objects.get(action="ca.rotated")
     assert event.actor == team_admin
     assert event.details["previous"] == [old.fingerprint]
-    issued = _load(pki.issue_client_certificate("bob")[0])
+    issued = _load(
+        x509_lib.issue_client_certificate("bob", ca=pki.load_or_create_ca())[0]
+    )
     assert issued.issuer == _load(new.cert_pem).subject
 
 

@@ -4,7 +4,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.db import connection
 
-from hosts import crypto
+from hosts.lib import crypto
 from hosts.models import Registry
 
 

@@ -12,15 +12,17 @@ from unittest import mock
 import pytest
 from django.test import Client
 
-from hosts import certificates, endpoints, probes
 from hosts.api import api
+from hosts.certificates import commands as certificates
+from hosts.endpoints import commands as endpoints
+from hosts.endpoints import probes
 from hosts.models import AuditEvent, Endpoint
 from tests.support import pki
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-DELAY = "hosts.tasks.probe_endpoint.delay"
+DELAY = "hosts.endpoints.tasks.probe_endpoint.delay"
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import json
 import logging
 
-from hosts import logcontext
+from hosts.lib import logcontext
 
 
 def _record(message="hello"):

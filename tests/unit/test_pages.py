@@ -8,9 +8,11 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django_htmx.middleware import HtmxMiddleware
 
-from hosts import services
+from hosts.accounts import commands as accounts
+from hosts.core import audit
 from hosts.middleware import HtmxMessagesMiddleware
 from hosts.models import Endpoint
+from hosts.ops import health
 
 pytestmark = pytest.mark.django_db
 
@@ -105,8 +107,8 @@ def test_audit_is_403_for_a_developer(client, developer):
 
 
 def test_audit_lists_and_filters_for_an_admin(client, team_admin, developer):
-    services.create_api_token(developer, "laptop", actor=developer, source="ui")
-    services.record_heartbeat("beat", hostname="w1")
+    accounts.create_api_token(developer, "laptop", actor=developer, source="ui")
+    health.record_heartbeat("beat", hostname="w1")
     client.force_login(team_admin)
 
     everything = client.get("/audit/").content.decode()
@@ -121,7 +123,7 @@ def test_audit_lists_and_filters_for_an_admin(client, team_admin, developer):
 
 def test_audit_paginates(client, team_admin):
     for number in range(55):
-        services.record_heartbeat(f"beat-{number}", hostname="w1")
+        health.record_heartbeat(f"beat-{number}", hostname="w1")
     client.force_login(team_admin)
 
     first = client.get("/audit/").content.decode()
@@ -227,7 +229,7 @@ def test_a_crash_gets_the_friendly_500(client, team_admin, monkeypatch):
     def explode(**filters):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(services, "audit_events", explode)
+    monkeypatch.setattr(audit, "audit_events", explode)
     client.raise_request_exception = False
     client.force_login(team_admin)
 

@@ -11,8 +11,9 @@ from cryptography.x509.oid import NameOID
 from django.db import connection
 from django.utils import timezone
 
-from hosts import registries, registry_check
+from hosts.lib import registry_check
 from hosts.models import AuditEvent, Registry
+from hosts.registries import commands as registries
 
 pytestmark = pytest.mark.django_db
 
@@ -384,7 +385,7 @@ def test_trust_matrix_shows_each_endpoint_and_registry(client, developer):
 
 
 def test_recheck_queues_the_task_and_polls(client, team_admin, monkeypatch):
-    from hosts import tasks
+    from hosts.registries import tasks
 
     queued = []
     monkeypatch.setattr(tasks.check_registry_trust, "delay", lambda: queued.append(1))
@@ -398,7 +399,7 @@ def test_recheck_queues_the_task_and_polls(client, team_admin, monkeypatch):
 def test_recheck_with_the_queue_down_says_so_not_500(client, team_admin, monkeypatch):
     from kombu.exceptions import OperationalError
 
-    from hosts import tasks
+    from hosts.registries import tasks
 
     def down():
         raise OperationalError("Connection refused")

@@ -3,7 +3,7 @@
 import pytest
 
 from hosts.models import AuditEvent
-from hosts.tasks import record_heartbeat
+from hosts.ops.tasks import record_heartbeat
 
 pytestmark = pytest.mark.django_db
 

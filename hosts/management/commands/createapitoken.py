@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from hosts import services
+from hosts.accounts import commands as accounts
 from hosts.models import AuditEvent
 
 
@@ -23,7 +23,7 @@ class Command(BaseCommand):
             raise CommandError(f"no user named {options['username']!r}") from None
         if not user.is_active:
             raise CommandError(f"user {user.username!r} is inactive")
-        api_token, plaintext = services.create_api_token(
+        api_token, plaintext = accounts.create_api_token(
             user, options["name"], actor=None, source=AuditEvent.Source.CLI
         )
         self.stderr.write(

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from hosts import services
+from hosts.ops import seeding
 
 # What the devstack writes to var/devstack/env, and what seeding needs of it.
 REQUIRED_VARIABLES = {
@@ -29,7 +29,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         devstack = self._devstack_from_environment()
-        result = services.seed_devstack(
+        result = seeding.seed_devstack(
             devstack, admin_password=os.environ.get("DCHWEB_ADMIN_PASSWORD") or None
         )
         for label in result.created:

@@ -4,9 +4,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from hosts import volumes
 from hosts.api.schemas import VolumeOut
 from hosts.models import AuditEvent, Endpoint
+from hosts.volumes import commands as volumes
+from hosts.volumes import ledger
 
 CLI = AuditEvent.Source.CLI
 
@@ -53,7 +54,7 @@ class Command(BaseCommand):
         return endpoint
 
     def _audit(self, endpoint, *, as_json):
-        for result in volumes.refresh_all(endpoint.pk if endpoint else None):
+        for result in ledger.refresh_all(endpoint.pk if endpoint else None):
             if result.error:
                 self.stderr.write(f"{result.endpoint}: not scanned: {result.error}")
         for found in (
@@ -61,9 +62,9 @@ class Command(BaseCommand):
             if endpoint
             else Endpoint.objects.all()
         ):
-            volumes.measure_sizes(found)
-        rows = volumes.ledger(
-            volumes.VolumeFilters(endpoint_id=endpoint.pk if endpoint else None)
+            ledger.measure_sizes(found)
+        rows = ledger.ledger(
+            ledger.VolumeFilters(endpoint_id=endpoint.pk if endpoint else None)
         )
         if as_json:
             items = [VolumeOut.from_orm(v).dict() for v in rows.iterator()]

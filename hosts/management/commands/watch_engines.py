@@ -1,5 +1,5 @@
 """`manage.py watch_engines`: keep the volume ledger current from the engines'
-events (hosts/watcher.py). One process for the installation; runs until
+events (hosts/volumes/watcher.py). One process for the installation; runs until
 SIGTERM or Ctrl-C."""
 
 import signal
@@ -7,7 +7,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from hosts import watcher
+from hosts.volumes import watcher
 
 
 class Command(BaseCommand):

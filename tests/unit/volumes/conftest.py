@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from hosts import installation
+from hosts.core import installation
 from hosts.models import Volume
 from tests.support import world
 

@@ -17,8 +17,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dchweb.settings import cache_settings
-from hosts import engine, volumes, watcher
+from hosts import engine
 from hosts.models import BuildHost, Endpoint, Volume, VolumeLedgerStamp
+from hosts.volumes import cleanup, ledger, watcher
+from hosts.volumes import commands as volumes
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +131,7 @@ def test_a_refresh_shows_at_once(admin_client, api, endpoint, make_volume):
     )
 
     with mock.patch.object(engine, "volume_inventory", return_value=listing):
-        result = volumes.refresh(endpoint)
+        result = ledger.refresh(endpoint)
 
     assert result.gone == 1
     after = api()
@@ -142,7 +144,7 @@ def test_the_events_watcher_rescan_shows_at_once(api, endpoint, make_volume):
     make_volume("old", status=Volume.Status.DANGLING, managed=False)
     assert api()["count"] == 1
     stop = threading.Event()
-    real_refresh = volumes.refresh
+    real_refresh = ledger.refresh
 
     def refresh_once(found):
         stop.set()  # one pass of the loop
@@ -155,7 +157,7 @@ def test_the_events_watcher_rescan_shows_at_once(api, endpoint, make_volume):
     rescans.dirty.set()
     with (
         mock.patch.object(engine, "volume_inventory", return_value=listing),
-        mock.patch.object(watcher.volumes, "refresh", side_effect=refresh_once),
+        mock.patch.object(watcher.ledger, "refresh", side_effect=refresh_once),
         mock.patch.object(watcher, "DEBOUNCE_SECONDS", 0),
         mock.patch.object(watcher, "close_old_connections"),  # the test's transaction
     ):
@@ -179,16 +181,16 @@ def host(developer, endpoint):
 def test_provisioning_and_removal_of_a_build_host_show_at_once(admin_client, api, host):
     assert api()["count"] == 0
 
-    volumes.note_build_host_volumes(host, "attached")
+    ledger.note_build_host_volumes(host, "attached")
     attached = api()
     assert attached["count"] == 2 and attached["owners"] == {}  # in use
     assert page_totals(admin_client) == (2, 0, 2)
 
-    volumes.note_build_host_volumes(host, "detached")
+    ledger.note_build_host_volumes(host, "detached")
     assert api()["owners"] == {"alice": 2}
     assert page_totals(admin_client) == (2, 2, 2)
 
-    volumes.note_build_host_volumes(host, "gone")
+    ledger.note_build_host_volumes(host, "gone")
     assert api()["count"] == 0
     assert page_totals(admin_client) == (0, 0, 0)
 
@@ -201,7 +203,7 @@ def test_measured_sizes_show_at_once(api, endpoint, make_volume):
     with mock.patch.object(
         engine, "volume_sizes", return_value={"a": 3 * GIB, "b": GIB}
     ):
-        assert volumes.measure_sizes(endpoint) == 2
+        assert ledger.measure_sizes(endpoint) == 2
 
     assert api()["bytes"] == 4 * GIB
 
@@ -232,7 +234,7 @@ def test_the_reap_policy_shows_at_once(api, make_volume):
         mock.patch.object(engine, "volume_users", return_value=[]),
         mock.patch.object(engine, "remove_volume", return_value=True),
     ):
-        plan = volumes.reap_orphaned(0)
+        plan = cleanup.reap_orphaned(0)
 
     assert plan.state == "done"
     assert api()["count"] == 0
@@ -295,7 +297,7 @@ def test_the_older_than_filter_follows_the_clock_without_any_write(api, make_vol
     assert api(older_than_days=2)["count"] == 0
     later = timezone.now() + timedelta(hours=2)
 
-    with mock.patch.object(volumes.timezone, "now", return_value=later):
+    with mock.patch.object(ledger.timezone, "now", return_value=later):
         assert api(older_than_days=2)["count"] == 1
 
 

@@ -12,14 +12,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from hosts import volumes
 from hosts.models import CleanupItem, CleanupPlan, Volume
+from hosts.volumes import commands as volumes
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-ENQUEUE_REFRESH = "hosts.tasks.refresh_volumes.delay"
-ENQUEUE_CLEANUP = "hosts.tasks.execute_cleanup.delay"
+ENQUEUE_REFRESH = "hosts.volumes.tasks.refresh_volumes.delay"
+ENQUEUE_CLEANUP = "hosts.volumes.tasks.execute_cleanup.delay"
 GIB = 1024**3
 
 

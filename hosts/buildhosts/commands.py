@@ -1,0 +1,382 @@
+"""Build-host use cases: ask for one, see it, extend it, remove it.
+
+Views, the API and tasks call these. The slow engine work (provisioning and
+removal) is in hosts/buildhosts/provisioning.py and runs in Celery tasks, enqueued when
+the transaction that asked for it commits.
+"""
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from hosts import engine
+from hosts.buildhosts import provisioning, tasks
+from hosts.core import audit, installation
+from hosts.core.errors import Conflict, Invalid, NotFound
+from hosts.core.permissions import is_admin
+from hosts.core.queue import enqueue_on_commit
+from hosts.endpoints.probes import connection_for
+from hosts.models import BuildHost, Endpoint, Registry
+
+# Shown on the pages when a host has less than this left.
+EXPIRY_WARNING = timedelta(minutes=30)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._:/@-]*[a-zA-Z0-9_.-]*$")
+
+
+class BuildHostInvalid(Invalid):
+    """Bad input; `field` names the setting at fault."""
+
+    code = "invalid_build_host"
+
+
+class BuildHostNotFound(NotFound):
+    pass
+
+
+class BuildHostConflict(Conflict):
+    """The request cannot be met as things stand (cap reached, wrong state,
+    an Idempotency-Key reused for another request); `code` says which."""
+
+
+# --- Who sees what ------------------------------------------------------------
+
+
+def visible_to(user):
+    """Build hosts `user` may see: their own; admins all."""
+    hosts = BuildHost.objects.select_related("endpoint", "owner")
+    if is_admin(user):
+        return hosts
+    return hosts.filter(owner=user)
+
+
+def get_visible(user, build_host_id) -> BuildHost:
+    """The host, or BuildHostNotFound: another developer's host is "not found"
+    rather than "forbidden", so ids cannot be probed."""
+    try:
+        return visible_to(user).get(pk=build_host_id)
+    # A malformed id (not a UUID) is as unknown as a missing one.
+    except (BuildHost.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise BuildHostNotFound(f"no build host {build_host_id}") from None
+
+
+# --- Asking for one -------------------------------------------------------------
+
+
+def create_build_host(
+    actor,
+    data: dict,
+    *,
+    idempotency_key: str = "",
+    provision=True,
+    source=None,
+    request=None,
+) -> tuple[BuildHost, bool]:
+    """Check the request, reserve a place under the caps, save the host and
+    enqueue its provisioning (unless `provision` is False: an ephemeral
+    build's task provisions its host itself). Returns (host, created); with
+    an Idempotency-Key seen before, the host made for it and False."""
+    key = (idempotency_key or "").strip()[:200]
+    fingerprint = _fingerprint(data)
+    if key:
+        earlier = _earlier_request(actor, key, fingerprint)
+        if earlier is not None:
+            return earlier, False
+    wanted = _clean(actor, data)
+    engine_ids = _engine_build_host_ids(wanted["endpoint"])
+    try:
+        with transaction.atomic():
+            _check_caps(actor, wanted["endpoint"], engine_ids)
+            host = _save_new(actor, wanted, key, fingerprint)
+            audit.record(
+                actor,
+                "build_host.created",
+                host,
+                _describe(host),
+                source=source,
+                request=request,
+            )
+            if provision:
+                enqueue_on_commit(tasks.provision_build_host, str(host.pk))
+    except IntegrityError:
+        # Two requests with one key at once: the loser returns the winner's.
+        earlier = _earlier_request(actor, key, fingerprint) if key else None
+        if earlier is None:
+            raise
+        return earlier, False
+    return host, True
+
+
+def _fingerprint(data: dict) -> str:
+    canonical = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _earlier_request(actor, key, fingerprint):
+    host = BuildHost.objects.filter(owner=actor, idempotency_key=key).first()
+    if host is not None and host.request_fingerprint != fingerprint:
+        raise BuildHostConflict(
+            "this Idempotency-Key was used for a different request",
+            code="idempotency_key_reused",
+        )
+    return host
+
+
+def _clean(actor, data: dict) -> dict:
+    endpoint = endpoint_for_request(data.get("endpoint_id"))
+    ttl = _int(
+        data, "ttl_minutes", BuildHost.DEFAULT_TTL_MINUTES, 5, BuildHost.MAX_TTL_MINUTES
+    )
+    policy, keep_days = parse_volume_policy(data.get("volume_policy") or "delete")
+    return {
+        "endpoint": endpoint,
+        "registries": _registries(data.get("registry_ids")),
+        "name": _name(data.get("name"), actor),
+        "image": _image(data.get("image"), endpoint),
+        "disk_gb": _int(
+            data, "disk_gb", BuildHost.DEFAULT_DISK_GB, 1, BuildHost.MAX_DISK_GB
+        ),
+        "ttl": timedelta(minutes=ttl),
+        "volume_policy": policy,
+        "keep_days": keep_days,
+    }
+
+
+def endpoint_for_request(endpoint_id) -> Endpoint:
+    """The endpoint a request names, if it exists and is not disabled."""
+    if endpoint_id in (None, ""):
+        raise BuildHostInvalid("choose an endpoint", "endpoint_id")
+    try:
+        endpoint = Endpoint.objects.get(pk=int(endpoint_id))
+    except (Endpoint.DoesNotExist, ValueError, TypeError):
+        raise BuildHostInvalid(
+            f"no endpoint with id {endpoint_id}", "endpoint_id"
+        ) from None
+    if endpoint.is_disabled:
+        raise BuildHostInvalid(
+            f"endpoint {endpoint.name} is disabled by an admin", "endpoint_id"
+        )
+    return endpoint
+
+
+def _registries(registry_ids) -> list[Registry]:
+    """The registries the host must trust: those named, or every registry."""
+    if registry_ids is None:
+        return list(Registry.objects.all())
+    if not isinstance(registry_ids, list | tuple):
+        raise BuildHostInvalid("registry_ids must be a list of ids", "registry_ids")
+    try:
+        wanted = {int(pk) for pk in registry_ids}
+    except (ValueError, TypeError):
+        raise BuildHostInvalid("registry_ids must be ids", "registry_ids") from None
+    found = list(Registry.objects.filter(pk__in=wanted))
+    missing = wanted - {registry.pk for registry in found}
+    if missing:
+        raise BuildHostInvalid(
+            f"no registry with id {', '.join(map(str, sorted(missing)))}",
+            "registry_ids",
+        )
+    return found
+
+
+def _name(name, actor) -> str:
+    name = (name or "").strip()
+    if not name:
+        stamp = timezone.now().strftime("%m%d-%H%M%S")
+        return f"{actor.get_username()}-{stamp}"[:63]
+    if not _NAME.match(name):
+        raise BuildHostInvalid(
+            "a name is 1 to 63 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit",
+            "name",
+        )
+    return name
+
+
+def _image(image, endpoint) -> str:
+    image = (image or "").strip() or endpoint.default_image
+    image = image or settings.DCHWEB_BUILD_HOST_IMAGE
+    if not image:
+        raise BuildHostInvalid(
+            f"endpoint {endpoint.name} has no default build-host image: name one",
+            "image",
+        )
+    if len(image) > 300 or not _IMAGE.match(image):
+        raise BuildHostInvalid(f"{image!r} is not an image reference", "image")
+    return image
+
+
+def _int(data, field, default, low, high) -> int:
+    value = data.get(field)
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except (ValueError, TypeError):
+        raise BuildHostInvalid(f"{field} must be a whole number", field) from None
+    if isinstance(value, float) and value != number:
+        raise BuildHostInvalid(f"{field} must be a whole number", field)
+    if not low <= number <= high:
+        raise BuildHostInvalid(f"{field} must be between {low} and {high}", field)
+    return number
+
+
+def parse_volume_policy(text: str) -> tuple[str, int | None]:
+    """ "delete", "keep" or "keep_days:N" → (policy, N or None)."""
+    text = str(text).strip()
+    if text in (BuildHost.VolumePolicy.DELETE, BuildHost.VolumePolicy.KEEP):
+        return text, None
+    prefix = f"{BuildHost.VolumePolicy.KEEP_DAYS}:"
+    if text.startswith(prefix) and text[len(prefix) :].isdigit():
+        days = int(text[len(prefix) :])
+        if 1 <= days <= BuildHost.MAX_KEEP_DAYS:
+            return BuildHost.VolumePolicy.KEEP_DAYS, days
+    raise BuildHostInvalid(
+        f'volume_policy is "delete", "keep" or "keep_days:N" (N from 1 to '
+        f"{BuildHost.MAX_KEEP_DAYS}), not {text!r}",
+        "volume_policy",
+    )
+
+
+def _engine_build_host_ids(endpoint) -> set[str] | None:
+    """Ids of this installation's build hosts the engine holds, or None when
+    the engine does not answer (the database's count stands in)."""
+    try:
+        found = engine.list_managed(
+            connection_for(endpoint), installation.installation_id()
+        )
+    except engine.EngineError:
+        return None
+    return {
+        item.labels.get("io.dchweb.build-host", "")
+        for item in found
+        if item.kind == "container"
+    }
+
+
+def _check_caps(actor, endpoint, engine_ids) -> None:
+    """Engine truth plus what is being provisioned, against both caps."""
+    active = BuildHost.objects.filter(state__in=BuildHost.ACTIVE_STATES)
+    on_endpoint = {
+        str(pk) for pk in active.filter(endpoint=endpoint).values_list("pk", flat=True)
+    }
+    if engine_ids is not None:
+        starting = active.filter(
+            endpoint=endpoint,
+            state__in=(BuildHost.State.REQUESTED, BuildHost.State.PROVISIONING),
+        ).values_list("pk", flat=True)
+        on_endpoint = (engine_ids - {""}) | {str(pk) for pk in starting}
+    if len(on_endpoint) >= endpoint.max_build_hosts:
+        raise BuildHostConflict(
+            f"endpoint {endpoint.name} already runs {len(on_endpoint)} build hosts, "
+            f"its cap: remove one or try another endpoint",
+            code="cap_reached",
+        )
+    per_user = settings.DCHWEB_MAX_BUILD_HOSTS_PER_USER
+    if active.filter(owner=actor).count() >= per_user:
+        raise BuildHostConflict(
+            f"you already have {per_user} build hosts, the most one person may "
+            "have: remove one first",
+            code="cap_reached",
+        )
+
+
+def _save_new(actor, wanted, key, fingerprint) -> BuildHost:
+    host = BuildHost.objects.create(
+        owner=actor,
+        endpoint=wanted["endpoint"],
+        name=wanted["name"],
+        image=wanted["image"],
+        disk_gb=wanted["disk_gb"],
+        volume_policy=wanted["volume_policy"],
+        keep_days=wanted["keep_days"],
+        expires_at=timezone.now() + wanted["ttl"],
+        idempotency_key=key,
+        request_fingerprint=fingerprint if key else "",
+    )
+    host.registries.set(wanted["registries"])
+    return host
+
+
+def _describe(host) -> dict:
+    return {
+        "name": host.name,
+        "endpoint": host.endpoint.name,
+        "image": host.image,
+        "volume_policy": host.policy_label,
+        "expires_at": host.expires_at.isoformat(),
+    }
+
+
+# --- Extending and removing ------------------------------------------------------
+
+
+@transaction.atomic
+def extend(actor, host: BuildHost, minutes, *, source=None, request=None):
+    """Push the host's expiry `minutes` further (from now, if it has passed)."""
+    minutes = _int({"minutes": minutes}, "minutes", 60, 1, BuildHost.MAX_EXTEND_MINUTES)
+    host = BuildHost.objects.select_for_update().get(pk=host.pk)
+    if not host.can_extend:
+        raise BuildHostConflict(f"a {host.state} build host cannot be extended")
+    start = max(host.expires_at, timezone.now())
+    host.expires_at = start + timedelta(minutes=minutes)
+    host.save(update_fields=["expires_at", "updated_at"])
+    audit.record(
+        actor,
+        "build_host.extended",
+        host,
+        {"minutes": minutes, "expires_at": host.expires_at.isoformat()},
+        source=source,
+        request=request,
+    )
+    return host
+
+
+def request_removal(
+    actor, host: BuildHost, volumes=None, *, source=None, request=None
+) -> BuildHost:
+    """Mark the host for removal and enqueue the work; `volumes` is "delete",
+    "keep" or None (the host's policy decides). Asking twice is harmless."""
+    delete_volumes = _delete_volumes(host, volumes)
+    with transaction.atomic():
+        host, marked = provisioning.mark_for_removal(
+            actor, host, delete_volumes, source=source, request=request
+        )
+        if marked:
+            enqueue_on_commit(tasks.remove_build_host, str(host.pk))
+    return host
+
+
+def _delete_volumes(host, volumes) -> bool:
+    if volumes in (None, ""):
+        return host.policy_deletes_volumes
+    if volumes not in ("delete", "keep"):
+        raise BuildHostInvalid('volumes is "delete" or "keep"', "volumes")
+    return volumes == "delete"
+
+
+def expires_soon(host, now=None) -> bool:
+    now = now or timezone.now()
+    return host.is_running and host.expires_at - now <= EXPIRY_WARNING
+
+
+def tls_bundle(host: BuildHost) -> bytes:
+    """The owner's `docker --tlsverify` files as a zip: ca.pem, cert.pem, key.pem."""
+    if not host.owner_cert_pem:
+        raise BuildHostConflict(
+            "this build host has no TLS bundle yet: it is made during provisioning"
+        )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("ca.pem", host.ca_pem)
+        bundle.writestr("cert.pem", host.owner_cert_pem)
+        bundle.writestr("key.pem", host.get_secret("owner_key"))
+    return buffer.getvalue()

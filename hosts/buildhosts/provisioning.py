@@ -1,0 +1,587 @@
+"""Provisioning and removal of build hosts: the engine work, step by step.
+
+Each step is recorded (start, end, attempt, error) and is safe to run again:
+a task redelivered after its worker died reruns every step and each one finds
+its own earlier work (a 409 on create is inspected, a 404 on remove is done).
+One worker works on a host at a time, under a lease in the host's row.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from ipaddress import ip_address
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from hosts import engine
+from hosts.core import audit, installation, leases
+from hosts.endpoints.probes import connection_for
+from hosts.lib import x509
+from hosts.models import AuditEvent, BuildHost, BuildHostImage, BuildHostStep, Registry
+from hosts.volumes import ledger
+
+logger = logging.getLogger(__name__)
+
+STEPS = (
+    "pull_image",
+    "create_volumes",
+    "create_container",
+    "inject_certs",
+    "start",
+    "wait_ready",
+    "verify_registry",
+)
+ROLES = ("docker-data", "certs")
+MOUNTS = {"docker-data": "/var/lib/docker", "certs": "/certs"}
+CERTS_VOLUME_GB = 1
+# Longer than any one step takes; refreshed at every step.
+LEASE = timedelta(minutes=10)
+PING_INTERVAL_SECONDS = 0.25
+SYSTEM = AuditEvent.Source.TASK
+
+# Outcomes a task acts on.
+DONE = "done"
+LEASE_BUSY = "lease_busy"
+SKIPPED = "skipped"
+
+
+class StepFailed(Exception):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class _Run:
+    """One worker's pass over one host."""
+
+    host: BuildHost
+    worker: str
+    connection: engine.Connection
+    lease_renewed: float = 0.0
+
+
+def _renew_lease(run):
+    """Renewed when half of it has gone: a step never outlives it."""
+    if time.monotonic() - run.lease_renewed > LEASE.total_seconds() / 2:
+        take_lease(run.host.pk, run.worker)
+        run.lease_renewed = time.monotonic()
+
+
+# --- Leases -------------------------------------------------------------------------
+
+
+def take_lease(build_host_id, worker: str) -> bool:
+    return leases.take(BuildHost, build_host_id, worker, LEASE)
+
+
+def release_lease(build_host_id, worker: str) -> None:
+    leases.release(BuildHost, build_host_id, worker)
+
+
+def interrupted(now=None, grace=timedelta(0)):
+    """Hosts whose provisioning or removal nobody is working on (untouched for
+    `grace`: a task may simply still wait in the queue)."""
+    now = now or timezone.now()
+    return BuildHost.objects.filter(
+        leases.unowned(now),
+        updated_at__lte=now - grace,
+        state__in=(
+            BuildHost.State.REQUESTED,
+            BuildHost.State.PROVISIONING,
+            BuildHost.State.REMOVING,
+        ),
+    )
+
+
+# --- Provisioning -----------------------------------------------------------------
+
+
+def provision(build_host_id, worker: str) -> str:
+    """Run every step; on a failure roll back and mark the host failed."""
+    host = BuildHost.objects.filter(pk=build_host_id).first()
+    if host is None or host.state not in (
+        BuildHost.State.REQUESTED,
+        BuildHost.State.PROVISIONING,
+    ):
+        return SKIPPED
+    if not take_lease(host.pk, worker):
+        return LEASE_BUSY
+    run = _Run(host, worker, connection_for(host.endpoint), time.monotonic())
+    try:
+        _set(host, state=BuildHost.State.PROVISIONING, error="", error_reason="")
+        for name in STEPS:
+            if _removal_requested(host):
+                return SKIPPED
+            _run_step(run, name, _STEP_FUNCTIONS[name])
+        _mark_ready(host)
+    except StepFailed as failure:
+        _fail(run, failure)
+    finally:
+        release_lease(host.pk, worker)
+    return DONE
+
+
+def _removal_requested(host) -> bool:
+    state = BuildHost.objects.filter(pk=host.pk).values_list("state", flat=True).first()
+    return state != BuildHost.State.PROVISIONING
+
+
+def _run_step(run, name, function):
+    host = run.host
+    _renew_lease(run)
+    attempt = host.steps.filter(name=name).count() + 1
+    step = BuildHostStep.objects.create(build_host=host, name=name, attempt=attempt)
+    _set(host, step=name)
+    logger.info("step %s: started (attempt %d)", name, attempt)
+    try:
+        detail = function(run) or ""
+    except engine.EngineError as error:
+        _finish(step, BuildHostStep.Status.FAILED, error.message, error.reason)
+        logger.warning("step %s: failed (%s): %s", name, error.reason, error.message)
+        raise StepFailed(error.reason, error.message) from error
+    except StepFailed as failure:
+        _finish(step, BuildHostStep.Status.FAILED, failure.message, failure.reason)
+        logger.warning(
+            "step %s: failed (%s): %s", name, failure.reason, failure.message
+        )
+        raise
+    except Exception as error:
+        logger.exception("build host %s: step %s crashed", host.pk, name)
+        message = f"dchweb failed at this step: {type(error).__name__}: {error}"
+        _finish(step, BuildHostStep.Status.FAILED, message, "internal")
+        raise StepFailed("internal", message) from error
+    _finish(step, BuildHostStep.Status.DONE, detail=detail)
+    logger.info("step %s: done %s", name, detail)
+
+
+def _finish(step, status, error="", reason="", detail=""):
+    step.status = status
+    step.finished_at = timezone.now()
+    step.error = error
+    step.reason = reason
+    step.detail = detail[:300]
+    step.save(update_fields=["status", "finished_at", "error", "reason", "detail"])
+
+
+def _set(host, **changes):
+    for name, value in changes.items():
+        setattr(host, name, value)
+    host.save(update_fields=[*changes, "updated_at"])
+
+
+def _mark_ready(host):
+    with transaction.atomic():
+        _set(host, state=BuildHost.State.READY, step="", ready_at=timezone.now())
+        audit.record(
+            None,
+            "build_host.ready",
+            host,
+            {"docker_host": host.docker_host},
+            source=SYSTEM,
+        )
+
+
+def _fail(run, failure):
+    host = run.host
+    rollback_error = _rollback(run)
+    message = failure.message
+    if rollback_error:
+        message += (
+            f" (clean-up incomplete, the reconciler retries it: {rollback_error})"
+        )
+    with transaction.atomic():
+        _set(
+            host,
+            state=BuildHost.State.FAILED,
+            error=message,
+            error_reason=failure.reason,
+        )
+        audit.record(
+            None,
+            "build_host.failed",
+            host,
+            {"step": host.step, "reason": failure.reason, "error": message},
+            source=SYSTEM,
+        )
+
+
+def _rollback(run) -> str:
+    """Remove what this host made: the container always, the volumes unless
+    the policy keeps them. Returns what could not be undone ("" if all)."""
+    host = run.host
+    if not host.steps.exclude(name="pull_image").exists():
+        return ""  # nothing was made on the engine yet
+    step = BuildHostStep.objects.create(build_host=host, name="rollback")
+    try:
+        engine.remove_container(run.connection, host.container_name)
+        kept = not host.policy_deletes_volumes
+        if not kept:
+            for name in host.volume_names:
+                engine.remove_volume(run.connection, name)
+            ledger.note_build_host_volumes(host, "gone")
+    except engine.EngineError as error:
+        _finish(step, BuildHostStep.Status.FAILED, error.message, error.reason)
+        return error.message
+    _finish(step, BuildHostStep.Status.DONE, detail="volumes kept" if kept else "")
+    _set(host, container_id="", port=None)
+    return ""
+
+
+# --- The steps ----------------------------------------------------------------------
+
+
+def _pull_image(run):
+    host = run.host
+    engine.pull_image(run.connection, host.image, auth=_auth_for_image(host.image))
+    return host.image
+
+
+def _auth_for_image(image):
+    """The login of the registry the image comes from, if dchweb knows it."""
+    first = image.split("/", 1)[0]
+    if "/" not in image or not ("." in first or ":" in first or first == "localhost"):
+        return None
+    registry = Registry.objects.filter(address=first).first()
+    return registry.auth_config() if registry is not None else None
+
+
+def _create_volumes(run):
+    host = run.host
+    vic = host.endpoint.flavor == host.endpoint.Flavor.VIC
+    for role in ROLES:
+        options = None
+        if vic:
+            size = host.disk_gb if role == "docker-data" else CERTS_VOLUME_GB
+            options = {
+                "Capacity": f"{size}GB",
+                "VolumeStore": host.endpoint.volume_store,
+            }
+        engine.create_volume(
+            run.connection, host.volume_name(role), labels(host, role), options
+        )
+    ledger.note_build_host_volumes(host, "attached")
+    return ", ".join(host.volume_names)
+
+
+def labels(host, role=None) -> dict[str, str]:
+    """design.md §2: on the container and on every volume it uses."""
+    found = {
+        "io.dchweb.managed": "true",
+        "io.dchweb.installation": installation.installation_id(),
+        "io.dchweb.build-host": str(host.pk),
+        "io.dchweb.owner": host.owner.get_username(),
+    }
+    if role:
+        found["io.dchweb.role"] = role
+    return found
+
+
+def _create_container(run):
+    host = run.host
+    endpoint = host.endpoint
+    vic = endpoint.flavor == endpoint.Flavor.VIC
+    spec = engine.ContainerSpec(
+        name=host.container_name,
+        image=host.image,
+        command=["-tlsverify"],
+        labels=labels(host),
+        binds={host.volume_name(role): MOUNTS[role] for role in ROLES},
+        publish_tls_port=True,
+        host_ip=publish_address(endpoint.publish_host),
+        network=endpoint.network,
+        dind=not vic,
+    )
+    container_id = engine.create_container(run.connection, spec)
+    _set(host, container_id=container_id)
+    return container_id[:12]
+
+
+def publish_address(publish_host: str) -> str:
+    """The host address the TLS port is bound to: a loopback publish host
+    keeps it on loopback; anything else publishes on every address."""
+    try:
+        return publish_host if ip_address(publish_host).is_loopback else ""
+    except ValueError:
+        return ""
+
+
+def _inject_certs(run):
+    host = run.host
+    server_cert, server_key = _server_certificate(host)
+    files = {
+        "/certs/ca.crt": host.ca_pem.encode(),
+        # dch-photon replaces all six files if one is missing; this one must
+        # not be a real key, so the host can never issue certificates itself.
+        "/certs/ca-key.pem": b"not a key: dchweb keeps this build host's CA key\n",
+        "/certs/docker.crt": server_cert.encode(),
+        "/certs/docker.key": server_key.encode(),
+        "/certs/docker-client.crt": host.client_cert_pem.encode(),
+        "/certs/docker-client.key": host.get_secret("client_key").encode(),
+    }
+    copied, embedded = [], []
+    in_image = BuildHostImage.objects.embedded_registry_ids(host.image)
+    for registry in host.registries.exclude(ca_pem=""):
+        if registry.pk in in_image:
+            embedded.append(registry.address)
+            continue
+        path = f"/etc/docker/certs.d/{registry.address}/ca.crt"
+        files[path] = registry.ca_pem.encode()
+        copied.append(registry.address)
+    engine.put_files(run.connection, host.container_id, files)
+    detail = "registry CAs copied: " + (", ".join(copied) or "none")
+    if embedded:
+        detail += "; embedded in the image: " + ", ".join(embedded)
+    return detail
+
+
+def _ensure_certificates(host):
+    """The host's own CA, its server certificate (kept only until copied in)
+    and two client certificates: dchweb's and the owner's."""
+    if host.ca_pem:
+        ca = x509.Issuer(host.ca_pem, host.get_secret("ca_key"))
+    else:
+        ca = x509.new_build_host_ca(f"dchweb build host {host.short_id}")
+        owner_cert, owner_key = x509.issue_client_certificate(
+            host.owner.get_username(), ca=ca
+        )
+        client_cert, client_key = x509.issue_client_certificate("dchweb", ca=ca)
+        host.ca_pem, host.owner_cert_pem, host.client_cert_pem = (
+            ca.cert_pem,
+            owner_cert,
+            client_cert,
+        )
+        host.set_secret("ca_key", ca.key_pem)
+        host.set_secret("owner_key", owner_key)
+        host.set_secret("client_key", client_key)
+        # Only these fields: a full save would write back a stale lease.
+        host.save(
+            update_fields=[
+                "ca_pem",
+                "ca_key_encrypted",
+                "owner_cert_pem",
+                "owner_key_encrypted",
+                "client_cert_pem",
+                "client_key_encrypted",
+                "updated_at",
+            ]
+        )
+    return ca
+
+
+def _server_certificate(host):
+    ca = _ensure_certificates(host)
+    publish_host = host.endpoint.publish_host
+    try:
+        ips, names = [str(ip_address(publish_host))], []
+    except ValueError:
+        ips, names = [], [publish_host]
+    return x509.issue_server_certificate(
+        host.container_name,
+        dns_names=[*names, host.container_name],
+        ip_addresses=ips,
+        ca=ca,
+    )
+
+
+def _start(run):
+    host = run.host
+    engine.start_container(run.connection, host.container_id)
+    status = engine.container_status(run.connection, host.container_id)
+    if status.port is None:
+        raise StepFailed(
+            "no_port", "the engine published no port for the build host's TLS API"
+        )
+    _set(host, port=status.port)
+    return host.docker_host
+
+
+def host_connection(host, timeout=engine.DEFAULT_TIMEOUT_SECONDS) -> engine.Connection:
+    """dchweb's own mutual-TLS connection to a build host's engine."""
+    return engine.Connection(
+        docker_url=host.docker_host,
+        tls_mode="tlsverify",
+        ca_pem=host.ca_pem,
+        client_cert_pem=host.client_cert_pem,
+        client_key_pem=host.get_secret("client_key"),
+        timeout=timeout,
+    )
+
+
+def _wait_ready(run):
+    host = run.host
+    deadline = time.monotonic() + settings.DCHWEB_READY_TIMEOUT_SECONDS
+    connection = host_connection(host, timeout=3)
+    last = ""
+    while time.monotonic() < deadline:
+        status = engine.container_status(run.connection, host.container_id)
+        if status.state in ("exited", "dead"):
+            raise StepFailed(
+                "host_exited",
+                f"the build host stopped (exit code {status.exit_code}): "
+                f"{status.log_tail.strip()[-500:] or 'no output'}",
+            )
+        try:
+            if engine.ping(connection):
+                return "answered /_ping over mutual TLS"
+        except engine.EngineError as error:
+            last = error.message
+        time.sleep(PING_INTERVAL_SECONDS)
+    raise StepFailed(
+        "not_ready",
+        f"the build host did not answer over mutual TLS within "
+        f"{settings.DCHWEB_READY_TIMEOUT_SECONDS} s: {last or 'no answer'}",
+    )
+
+
+def _verify_registry(run):
+    host = run.host
+    connection = host_connection(host, timeout=30)
+    verified = []
+    for registry in host.registries.all():
+        if not registry.username:
+            continue
+        result = engine.registry_login(
+            connection, registry.address, registry.username, registry.get_password()
+        )
+        if not result.ok:
+            raise StepFailed(
+                result.reason, f"registry {registry.address}: {result.message}"
+            )
+        verified.append(registry.address)
+    return "logged in to " + (", ".join(verified) or "no registry (none with a login)")
+
+
+_STEP_FUNCTIONS = {
+    "pull_image": _pull_image,
+    "create_volumes": _create_volumes,
+    "create_container": _create_container,
+    "inject_certs": _inject_certs,
+    "start": _start,
+    "wait_ready": _wait_ready,
+    "verify_registry": _verify_registry,
+}
+
+
+# --- Removal ------------------------------------------------------------------------
+
+
+def mark_for_removal(
+    actor,
+    host: BuildHost,
+    delete_volumes: bool,
+    *,
+    action="build_host.removed",
+    source=None,
+    request=None,
+) -> tuple[BuildHost, bool]:
+    """Mark the host `removing` (its volumes deleted or kept) and audit it;
+    the caller removes it or enqueues its removal. Returns the host and
+    whether it was marked now (False: removed or going already)."""
+    with transaction.atomic():
+        host = BuildHost.objects.select_for_update().get(pk=host.pk)
+        if host.state in (BuildHost.State.REMOVED, BuildHost.State.REMOVING):
+            return host, False
+        was = host.state
+        host.state = BuildHost.State.REMOVING
+        host.remove_volumes = delete_volumes
+        host.save(update_fields=["state", "remove_volumes", "updated_at"])
+        audit.record(
+            actor,
+            action,
+            host,
+            {"volumes": "delete" if delete_volumes else "keep", "was": was},
+            source=source or (None if request else SYSTEM),
+            request=request,
+        )
+    return host, True
+
+
+def reap_expired(now=None) -> list[str]:
+    """Mark every host past its expiry for removal (volumes by its policy);
+    returns their ids for the caller to remove."""
+    now = now or timezone.now()
+    expired = BuildHost.objects.filter(
+        state__in=BuildHost.RUNNING_STATES, expires_at__lte=now
+    )
+    reaped = []
+    for host in expired:
+        _, marked = mark_for_removal(
+            None, host, host.policy_deletes_volumes, action="build_host.reaped"
+        )
+        if marked:
+            reaped.append(str(host.pk))
+    return reaped
+
+
+def remove(build_host_id, worker: str) -> str:
+    """Remove the container and, if asked, the volumes; gone already is done."""
+    host = BuildHost.objects.filter(pk=build_host_id).first()
+    if host is None or host.state != BuildHost.State.REMOVING:
+        return SKIPPED
+    if not take_lease(host.pk, worker):
+        return LEASE_BUSY
+    run = _Run(host, worker, connection_for(host.endpoint))
+    try:
+        _run_step(run, "remove_container", _remove_container)
+        if host.remove_volumes:
+            _run_step(run, "remove_volumes", _remove_volumes)
+        _mark_removed(host)
+    except StepFailed as failure:
+        # The host stays "removing": the reconciler retries it later.
+        _set(
+            host,
+            error=f"removal failed: {failure.message}",
+            error_reason=failure.reason,
+        )
+    finally:
+        release_lease(host.pk, worker)
+    return DONE
+
+
+def _remove_container(run):
+    removed = engine.remove_container(run.connection, run.host.container_name)
+    return "removed" if removed else "already gone"
+
+
+def _remove_volumes(run):
+    gone = [
+        name
+        for name in run.host.volume_names
+        if engine.remove_volume(run.connection, name)
+    ]
+    ledger.note_build_host_volumes(run.host, "gone")
+    return "removed " + (", ".join(gone) or "nothing (already gone)")
+
+
+def _mark_removed(host):
+    if not host.remove_volumes:
+        ledger.note_build_host_volumes(host, "detached")
+    kept_until = None
+    if (
+        not host.remove_volumes
+        and host.volume_policy == BuildHost.VolumePolicy.KEEP_DAYS
+    ):
+        kept_until = timezone.now() + timedelta(days=host.keep_days or 1)
+    with transaction.atomic():
+        _set(
+            host,
+            state=BuildHost.State.REMOVED,
+            step="",
+            removed_at=timezone.now(),
+            port=None,
+            error="",
+            error_reason="",
+            volumes_kept_until=kept_until,
+        )
+        audit.record(
+            None,
+            "build_host.removal_done",
+            host,
+            {"volumes": "deleted" if host.remove_volumes else "kept"},
+            source=SYSTEM,
+        )

@@ -1,0 +1,36 @@
+"""Celery tasks of the build hosts: ids in, the worker side does the work.
+Task names stay `hosts.tasks.<name>`, so queued messages and beat entries
+survive upgrades. Every task here is safe to run twice."""
+
+from celery import shared_task
+
+from hosts.buildhosts import provisioning, reconciler
+from hosts.core import leases
+from hosts.lib import logcontext
+
+# A removal waits for a provision still holding the host's lease.
+LEASE_RETRY_SECONDS = 2
+LEASE_RETRIES = 600
+
+
+@shared_task(bind=True, name="hosts.tasks.provision_build_host")
+def provision_build_host(self, build_host_id: str) -> str:
+    worker = leases.worker_identity(self.request.hostname)
+    with logcontext.bound(build_host=build_host_id):
+        return provisioning.provision(build_host_id, worker)
+
+
+@shared_task(bind=True, max_retries=LEASE_RETRIES, name="hosts.tasks.remove_build_host")
+def remove_build_host(self, build_host_id: str) -> str:
+    worker = leases.worker_identity(self.request.hostname)
+    with logcontext.bound(build_host=build_host_id):
+        outcome = provisioning.remove(build_host_id, worker)
+    if outcome == provisioning.LEASE_BUSY:
+        raise self.retry(countdown=LEASE_RETRY_SECONDS)
+    return outcome
+
+
+@shared_task(name="hosts.tasks.reconcile_endpoint")
+def reconcile_endpoint(endpoint_id: int) -> dict:
+    with logcontext.bound(endpoint=endpoint_id):
+        return reconciler.reconcile_endpoint(endpoint_id)

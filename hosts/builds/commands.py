@@ -1,0 +1,286 @@
+"""Build use cases: ask for a build (and push), see it, read its log, cancel it.
+
+The work runs in a Celery task (hosts/builds/runner.py). A build runs on one of
+the owner's ready build hosts, or on an ephemeral one it asks for here (so
+caps refuse it at once) and removes when it ends.
+"""
+
+import json
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from hosts.buildhosts import commands as buildhosts
+from hosts.builds import contexts, tasks
+from hosts.core import audit
+from hosts.core.errors import Invalid, NotFound
+from hosts.core.permissions import is_admin
+from hosts.core.queue import enqueue_on_commit
+from hosts.models import Build, BuildHost, Registry
+
+MAX_TAGS = 10
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_TAG = re.compile(
+    rf"^(?P<registry>[A-Za-z0-9.-]+(?::[0-9]+)?)/(?P<path>{_COMPONENT}(?:/{_COMPONENT})+)"
+    r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$"
+)
+_LOCAL_TAG = re.compile(
+    rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$"
+)
+_BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RUNNING_STATES = (Build.State.PROVISIONING, Build.State.BUILDING, Build.State.PUSHING)
+
+
+class BuildInvalid(Invalid):
+    code = "invalid_build"
+
+
+class BuildNotFound(NotFound):
+    pass
+
+
+# --- Who sees what ------------------------------------------------------------------
+
+
+def visible_to(user):
+    builds = Build.objects.select_related("owner", "build_host", "registry")
+    if is_admin(user):
+        return builds
+    return builds.filter(owner=user)
+
+
+def get_visible(user, build_id) -> Build:
+    try:
+        return visible_to(user).get(pk=build_id)
+    except (Build.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise BuildNotFound(f"no build {build_id}") from None
+
+
+# --- Asking for a build -------------------------------------------------------------
+
+
+def create_build(
+    actor, data: dict, *, upload=None, then=None, source=None, request=None
+) -> Build:
+    """Check everything, store the context, save the build and enqueue it;
+    `then(build)` runs in the same transaction (rows that go with it).
+    Raises BuildInvalid (nothing stored) or buildhosts.BuildHostConflict (an
+    ephemeral host over a cap)."""
+    push = _bool(data.get("push", True))
+    registry = _registry(data.get("registry_id"))
+    tags = _tags(data.get("tags") or data.get("tag"), push, registry)
+    registry = registry or (_registry_of(tags[0]) if push else None)
+    dockerfile = _clean_dockerfile(data.get("dockerfile"))
+    build_args = _build_args(data.get("build_args"))
+    host, endpoint = _where(actor, data)
+    context = _store_context(upload, data, dockerfile)
+    try:
+        if endpoint is not None:
+            host = _ephemeral_host(actor, endpoint, data, source, request)
+        with transaction.atomic():
+            build = Build.objects.create(
+                owner=actor,
+                build_host=host,
+                endpoint=endpoint,
+                ephemeral=endpoint is not None,
+                volume_policy=host.policy_label,
+                registry=registry,
+                context_name=context.name,
+                context_bytes=context.size,
+                dockerfile=dockerfile,
+                build_args=build_args,
+                tags=tags,
+                push=push,
+            )
+            audit.record(
+                actor,
+                "build.created",
+                build,
+                {"tags": tags, "push": push, "build_host": str(host.pk)},
+                source=source,
+                request=request,
+            )
+            if then is not None:
+                then(build)
+            enqueue_on_commit(tasks.run_build, str(build.pk))
+    except BaseException:
+        contexts.discard(context.name)
+        raise
+    return build
+
+
+def _bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in ("0", "false", "no", "off", "")
+
+
+def _registry(registry_id):
+    if registry_id in (None, ""):
+        return None
+    try:
+        return Registry.objects.get(pk=int(registry_id))
+    except (Registry.DoesNotExist, ValueError, TypeError):
+        raise BuildInvalid(
+            f"no registry with id {registry_id}", "registry_id"
+        ) from None
+
+
+def _tags(value, push, registry) -> list[str]:
+    if isinstance(value, str):
+        value = [part for part in re.split(r"[\s,]+", value) if part]
+    tags = list(value or [])
+    if not tags:
+        raise BuildInvalid("give at least one tag", "tag")
+    if len(tags) > MAX_TAGS:
+        raise BuildInvalid(f"at most {MAX_TAGS} tags", "tag")
+    for tag in tags:
+        _check_tag(str(tag), push, registry)
+    return [str(tag) for tag in tags]
+
+
+def _check_tag(tag, push, registry):
+    if not push:
+        if not _LOCAL_TAG.match(tag):
+            raise BuildInvalid(f"{tag!r} is not a valid image name", "tag")
+        return
+    match = _TAG.match(tag)
+    if not match:
+        raise BuildInvalid(
+            f"{tag!r} is not <registry>/<project>/<name>:<tag> (lower case; the "
+            "tag after a colon)",
+            "tag",
+        )
+    address = match["registry"]
+    if registry is not None and address != registry.address:
+        raise BuildInvalid(
+            f"{tag!r} is not in registry {registry.address}, the push target", "tag"
+        )
+    if registry is None and _registry_of(tag) is None:
+        raise BuildInvalid(
+            f"{address} is not a registry dchweb knows: an admin adds it on "
+            "/registries/",
+            "tag",
+        )
+
+
+def _registry_of(tag):
+    return Registry.objects.filter(address=tag.split("/", 1)[0]).first()
+
+
+def _clean_dockerfile(dockerfile):
+    try:
+        return contexts.clean_dockerfile_path(dockerfile)
+    except contexts.ContextInvalid as error:
+        raise BuildInvalid(error.message, "dockerfile") from None
+
+
+def _build_args(value) -> dict[str, str]:
+    if value in (None, ""):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise BuildInvalid(
+                'build_args is a JSON object: {"NAME": "value"}', "build_args"
+            ) from None
+    if not isinstance(value, dict):
+        raise BuildInvalid(
+            'build_args is a JSON object: {"NAME": "value"}', "build_args"
+        )
+    for name, arg in value.items():
+        if not _BUILD_ARG.match(str(name)) or not isinstance(arg, str | int | float):
+            raise BuildInvalid(
+                f"build argument {name!r}: names are letters, digits and _, values "
+                "are text",
+                "build_args",
+            )
+    return {str(name): str(arg) for name, arg in value.items()}
+
+
+def _where(actor, data):
+    """(the build host, None) or (None, the endpoint of an ephemeral host)."""
+    host_id, endpoint_id = data.get("build_host_id"), data.get("endpoint_id")
+    if bool(host_id) == bool(endpoint_id):
+        raise BuildInvalid(
+            "give build_host_id (one of your ready build hosts) or endpoint_id "
+            "(for a build host made for this build), not both",
+            "build_host_id",
+        )
+    if endpoint_id:
+        try:
+            return None, buildhosts.endpoint_for_request(endpoint_id)
+        except buildhosts.BuildHostInvalid as error:
+            raise BuildInvalid(error.message, "endpoint_id") from None
+    try:
+        host = buildhosts.get_visible(actor, host_id)
+    except buildhosts.BuildHostNotFound:
+        raise BuildInvalid(f"no build host {host_id}", "build_host_id") from None
+    if host.state not in (BuildHost.State.READY, BuildHost.State.BUSY):
+        raise BuildInvalid(
+            f"build host {host.name} is {host.state}, not ready", "build_host_id"
+        )
+    return host, None
+
+
+def _store_context(upload, data, dockerfile):
+    try:
+        if upload is not None:
+            return contexts.store_upload(upload, dockerfile)
+        if dockerfile != "Dockerfile":
+            raise contexts.ContextInvalid(
+                "a written Dockerfile is always named Dockerfile: upload an archive "
+                "to use another path"
+            )
+        return contexts.store_written(
+            data.get("dockerfile_text") or "", data.get("files")
+        )
+    except contexts.ContextInvalid as error:
+        raise BuildInvalid(error.message, "context") from None
+
+
+def _ephemeral_host(actor, endpoint, data, source, request):
+    wanted = {
+        "endpoint_id": endpoint.pk,
+        "volume_policy": data.get("volume_policy") or "delete",
+        "ttl_minutes": data.get("ttl_minutes") or 120,
+    }
+    try:
+        host, _ = buildhosts.create_build_host(
+            actor, wanted, provision=False, source=source, request=request
+        )
+    except buildhosts.BuildHostInvalid as error:
+        raise BuildInvalid(error.message, error.field) from None
+    return host
+
+
+# --- Cancelling ---------------------------------------------------------------------
+
+
+def cancel(actor, build: Build, *, source=None, request=None) -> Build:
+    """Ask a build to stop. A queued one is cancelled at once; a running one
+    stops at its next step (its build host stays usable)."""
+    with transaction.atomic():
+        build = Build.objects.select_for_update().get(pk=build.pk)
+        if build.is_final or build.cancel_requested:
+            return build
+        build.cancel_requested = True
+        fields = ["cancel_requested", "updated_at"]
+        if build.state == Build.State.QUEUED and not build.lease_owner:
+            build.state = Build.State.CANCELLED
+            build.finished_at = timezone.now()
+            fields += ["state", "finished_at"]
+        build.save(update_fields=fields)
+        audit.record(
+            actor,
+            "build.cancel_requested",
+            build,
+            {"was": build.state},
+            source=source,
+            request=request,
+        )
+    return build

@@ -1,0 +1,124 @@
+"""Certificate use cases: views, the API and commands call these.
+
+Everything is checked before anything is saved (hosts/lib/x509.py parses the PEM
+and the key), so a rejected upload leaves no row and no audit event.
+"""
+
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+
+from hosts.core import audit
+from hosts.core.errors import Conflict
+from hosts.lib.x509 import CertificateInvalid, parse_certificate_bundle
+from hosts.models import Certificate
+
+__all__ = [
+    "CertificateInUse",
+    "CertificateInvalid",
+    "CertificateNameTaken",
+    "create_certificate",
+    "delete_certificate",
+]
+
+NAME_MAX_LENGTH = Certificate._meta.get_field("name").max_length
+
+
+class CertificateNameTaken(Conflict):
+    """Another certificate already has this name."""
+
+    def __init__(self, name: str):
+        super().__init__(f"a certificate named {name!r} already exists")
+        self.name = name
+
+
+class CertificateInUse(Conflict):
+    """Something (an endpoint, a registry) still uses this certificate."""
+
+    def __init__(self, certificate, users):
+        names = ", ".join(sorted({str(user) for user in users})) or "another object"
+        super().__init__(f"certificate {certificate.name!r} is in use by {names}")
+
+
+def create_certificate(
+    actor,
+    name: str,
+    pem: str,
+    private_key_pem: str | None = None,
+    *,
+    source: str | None = None,
+    request=None,
+) -> Certificate:
+    """Parse, check and store a certificate; audited as `certificate.create`.
+
+    Raises CertificateInvalid (bad name, PEM or key) or CertificateNameTaken.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise CertificateInvalid("a name is required")
+    if len(name) > NAME_MAX_LENGTH:
+        raise CertificateInvalid(
+            f"the name is longer than {NAME_MAX_LENGTH} characters"
+        )
+    parsed = parse_certificate_bundle(pem or "", private_key_pem)
+    if Certificate.objects.filter(name=name).exists():
+        raise CertificateNameTaken(name)
+    certificate = Certificate(
+        name=name,
+        pem=parsed.pem,
+        subject=parsed.subject,
+        issuer=parsed.issuer,
+        sans=parsed.sans,
+        not_before=parsed.not_before,
+        not_after=parsed.not_after,
+        fingerprint=parsed.fingerprint,
+        kind=parsed.kind,
+        is_ca=parsed.is_ca,
+        chain_length=parsed.chain_length,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    certificate.set_private_key(parsed.private_key_pem)
+    try:
+        with transaction.atomic():
+            certificate.save()
+            audit.record(
+                actor,
+                "certificate.create",
+                certificate,
+                {
+                    "fingerprint": parsed.fingerprint,
+                    "subject": parsed.subject,
+                    "kind": parsed.kind,
+                    "has_private_key": certificate.has_private_key,
+                },
+                source=source,
+                request=request,
+            )
+    except IntegrityError:
+        # Lost a race with another upload of the same name.
+        raise CertificateNameTaken(name) from None
+    return certificate
+
+
+def delete_certificate(
+    actor, certificate: Certificate, *, source: str | None = None, request=None
+) -> None:
+    """Delete and audit `certificate.delete`; CertificateInUse (and nothing
+    deleted or audited) while something still refers to it."""
+    details = {"fingerprint": certificate.fingerprint, "name": certificate.name}
+    try:
+        with transaction.atomic():
+            audit.record(
+                actor,
+                "certificate.delete",
+                certificate,
+                details,
+                source=source,
+                request=request,
+            )
+            certificate.delete()
+    except ProtectedError as error:
+        raise CertificateInUse(certificate, error.protected_objects) from None
+
+
+def certificates():
+    return Certificate.objects.select_related("created_by")

@@ -1,0 +1,53 @@
+"""The one hierarchy of errors a request can meet. Each says what is wrong in
+words for people (`message`) and carries a `code` for the API; the API maps
+them to its error shape in one place (hosts/api/errors.py) and the pages to
+messages in one place (hosts/web/errors.py).
+
+Errors inside the worker (a failed provisioning step, an engine that does not
+answer) are not these: they end as a failed step with its reason."""
+
+
+class DchwebError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+
+
+class Invalid(DchwebError, ValueError):
+    """Bad input (400); `field` names the setting at fault, when one is."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, field: str | None = None, *, code=None):
+        super().__init__(message, code=code)
+        self.field = field
+
+
+class NotFound(DchwebError):
+    """No such object, or not one the asker may see (404)."""
+
+    code = "not_found"
+
+
+class Forbidden(DchwebError):
+    """Not for this user (403): an admin's action, say."""
+
+    code = "forbidden"
+
+
+class Conflict(DchwebError):
+    """The request cannot be met as things stand (409); `code` says why."""
+
+    code = "conflict"
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message, code=code)
+
+
+class Unavailable(DchwebError):
+    """A part dchweb depends on does not answer now (503)."""
+
+    code = "unavailable"

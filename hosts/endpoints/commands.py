@@ -1,0 +1,321 @@
+"""Endpoint use cases: views, the API and commands call these.
+
+Everything is checked before anything is saved, so a rejected endpoint leaves
+no row and no audit event. A saved (or re-enabled) endpoint is probed as soon
+as its transaction commits, so the worker never looks for an uncommitted row.
+"""
+
+import logging
+from urllib.parse import urlsplit
+
+from django.db import IntegrityError, transaction
+
+from hosts.core import audit
+from hosts.core.errors import Conflict, Invalid, NotFound
+from hosts.core.queue import enqueue_on_commit
+from hosts.endpoints import tasks
+from hosts.models import Certificate, Endpoint
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CertificateNotFound",
+    "EndpointInvalid",
+    "EndpointNameTaken",
+    "create_endpoint",
+    "request_probe",
+    "set_endpoint_disabled",
+    "update_endpoint",
+]
+
+NAME_MAX_LENGTH = Endpoint._meta.get_field("name").max_length
+MAX_BUILD_HOSTS_LIMIT = 1000
+# The settings an admin gives; health and probe facts are the probe's.
+SETTINGS = (
+    "name",
+    "docker_url",
+    "tls_mode",
+    "ca_certificate",
+    "client_certificate",
+    "publish_host",
+    "network",
+    "default_image",
+    "volume_store",
+    "max_build_hosts",
+)
+
+
+class EndpointInvalid(Invalid):
+    """Bad input; `field` names the setting at fault (None: the whole)."""
+
+    code = "invalid_endpoint"
+
+
+class EndpointNameTaken(Conflict):
+    def __init__(self, name: str):
+        super().__init__(f"an endpoint named {name!r} already exists")
+        self.name = name
+
+
+class CertificateNotFound(NotFound):
+    def __init__(self, field: str, certificate_id):
+        super().__init__(f"no certificate with id {certificate_id} ({field})")
+        self.field = field
+
+
+def create_endpoint(actor, data: dict, *, source=None, request=None) -> Endpoint:
+    """Check and store an endpoint, audited as `endpoint.create`; probed on
+    commit. `data` holds the SETTINGS, the certificates as
+    `ca_certificate_id` / `client_certificate_id` (or None).
+
+    Raises EndpointInvalid, CertificateNotFound or EndpointNameTaken.
+    """
+    values = _clean(data)
+    if Endpoint.objects.filter(name=values["name"]).exists():
+        raise EndpointNameTaken(values["name"])
+    endpoint = Endpoint(**values)
+    try:
+        with transaction.atomic():
+            endpoint.save()
+            audit.record(
+                actor,
+                "endpoint.create",
+                endpoint,
+                _describe(endpoint),
+                source=source,
+                request=request,
+            )
+            _probe_on_commit(endpoint.pk)
+    except IntegrityError:
+        raise EndpointNameTaken(values["name"]) from None
+    return endpoint
+
+
+def update_endpoint(
+    actor, endpoint: Endpoint, data: dict, *, source=None, request=None
+) -> Endpoint:
+    """Change an endpoint's settings (`endpoint.update`) and probe it again."""
+    values = _clean(data)
+    if Endpoint.objects.filter(name=values["name"]).exclude(pk=endpoint.pk).exists():
+        raise EndpointNameTaken(values["name"])
+    changed = {}
+    for name, value in values.items():
+        if getattr(endpoint, name) != value:
+            changed[name] = str(value) if value is not None else None
+            setattr(endpoint, name, value)
+    try:
+        with transaction.atomic():
+            endpoint.save()
+            audit.record(
+                actor,
+                "endpoint.update",
+                endpoint,
+                {"changed": changed},
+                source=source,
+                request=request,
+            )
+            _probe_on_commit(endpoint.pk)
+    except IntegrityError:
+        raise EndpointNameTaken(values["name"]) from None
+    return endpoint
+
+
+@transaction.atomic
+def set_endpoint_disabled(
+    actor, endpoint: Endpoint, disabled: bool, *, source=None, request=None
+) -> Endpoint:
+    """Disable (health `disabled`, probes skip it, it stays so) or enable
+    (health `off` until the probe, enqueued now, says otherwise)."""
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    is_disabled = endpoint.is_disabled
+    if disabled == is_disabled:
+        return endpoint
+    was = endpoint.health
+    if disabled:
+        endpoint.health = Endpoint.Health.DISABLED
+    else:
+        endpoint.health = Endpoint.Health.OFF
+        endpoint.consecutive_failures = 0
+    endpoint.save(update_fields=["health", "consecutive_failures", "updated_at"])
+    audit.record(
+        actor,
+        "endpoint.disable" if disabled else "endpoint.enable",
+        endpoint,
+        {"from": was, "to": endpoint.health},
+        source=source,
+        request=request,
+    )
+    if not disabled:
+        _probe_on_commit(endpoint.pk)
+    return endpoint
+
+
+@transaction.atomic
+def request_probe(actor, endpoint: Endpoint, *, source=None, request=None) -> bool:
+    """Probe now (in the worker); False, and nothing enqueued, when disabled."""
+    if endpoint.is_disabled:
+        return False
+    audit.record(
+        actor, "endpoint.probe_requested", endpoint, source=source, request=request
+    )
+    _probe_on_commit(endpoint.pk)
+    return True
+
+
+# --- Checks -------------------------------------------------------------------
+
+
+def _clean(data: dict) -> dict:
+    name = _text(data, "name")
+    if not name:
+        raise EndpointInvalid("a name is required", "name")
+    if len(name) > NAME_MAX_LENGTH:
+        raise EndpointInvalid(
+            f"the name is longer than {NAME_MAX_LENGTH} characters", "name"
+        )
+    docker_url = _check_docker_url(_text(data, "docker_url"))
+    tls_mode = _text(data, "tls_mode") or Endpoint.TlsMode.TLSVERIFY
+    if tls_mode not in Endpoint.TlsMode.values:
+        raise EndpointInvalid(
+            f"TLS mode must be one of {', '.join(Endpoint.TlsMode.values)}",
+            "tls_mode",
+        )
+    ca = _certificate(data, "ca_certificate")
+    client = _certificate(data, "client_certificate")
+    _check_tls(docker_url, tls_mode, ca, client)
+    publish_host = _text(data, "publish_host")
+    if not publish_host:
+        raise EndpointInvalid(
+            "a publish host is required: the address users reach published ports on",
+            "publish_host",
+        )
+    max_build_hosts = data.get("max_build_hosts")
+    if max_build_hosts in (None, ""):
+        max_build_hosts = Endpoint._meta.get_field("max_build_hosts").default
+    try:
+        max_build_hosts = int(max_build_hosts)
+    except (TypeError, ValueError):
+        raise EndpointInvalid(
+            "the cap on build hosts must be a whole number", "max_build_hosts"
+        ) from None
+    if not 1 <= max_build_hosts <= MAX_BUILD_HOSTS_LIMIT:
+        raise EndpointInvalid(
+            f"the cap on build hosts must be between 1 and {MAX_BUILD_HOSTS_LIMIT}",
+            "max_build_hosts",
+        )
+    values = {
+        "name": name,
+        "docker_url": docker_url,
+        "tls_mode": tls_mode,
+        "ca_certificate": ca,
+        "client_certificate": client,
+        "publish_host": publish_host,
+        "network": _text(data, "network"),
+        "default_image": _text(data, "default_image"),
+        "volume_store": _text(data, "volume_store") or "default",
+        "max_build_hosts": max_build_hosts,
+    }
+    for field, value in values.items():
+        limit = getattr(Endpoint._meta.get_field(field), "max_length", None)
+        if limit and isinstance(value, str) and len(value) > limit:
+            raise EndpointInvalid(
+                f"{field.replace('_', ' ')} is longer than {limit} characters", field
+            )
+    return values
+
+
+def _text(data, key) -> str:
+    return str(data.get(key) or "").strip()
+
+
+def _check_docker_url(url: str) -> str:
+    example = "use unix:///path/to/docker.sock or tcp://host:port"
+    if not url:
+        raise EndpointInvalid(f"a Docker URL is required: {example}", "docker_url")
+    if url.startswith("unix://"):
+        path = url.removeprefix("unix://")
+        if not path.startswith("/") or len(path) < 2:
+            raise EndpointInvalid(
+                f"a unix:// Docker URL needs an absolute socket path: {example}",
+                "docker_url",
+            )
+        return url
+    if url.startswith("tcp://"):
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if (
+            not parts.hostname
+            or port is None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+            or parts.username
+        ):
+            raise EndpointInvalid(
+                f"a tcp:// Docker URL needs a host and a port (1-65535): {example}",
+                "docker_url",
+            )
+        return url.rstrip("/")
+    raise EndpointInvalid(
+        f"the Docker URL must start with unix:// or tcp://: {example}", "docker_url"
+    )
+
+
+def _certificate(data, field):
+    certificate = data.get(field)
+    if isinstance(certificate, Certificate) or certificate is None:
+        certificate_id = data.get(f"{field}_id")
+        if certificate is None and certificate_id not in (None, ""):
+            try:
+                certificate = Certificate.objects.get(pk=int(certificate_id))
+            except (Certificate.DoesNotExist, TypeError, ValueError):
+                raise CertificateNotFound(field, certificate_id) from None
+        return certificate
+    raise EndpointInvalid(f"{field.replace('_', ' ')} is not a certificate", field)
+
+
+def _check_tls(docker_url, tls_mode, ca, client):
+    if tls_mode == Endpoint.TlsMode.NONE:
+        if ca is not None or client is not None:
+            raise EndpointInvalid(
+                "certificates are used only with TLS: set the TLS mode to tls or "
+                "tlsverify, or leave the certificates out",
+                "tls_mode",
+            )
+        return
+    if docker_url.startswith("unix://"):
+        raise EndpointInvalid(
+            "TLS applies to tcp:// Docker URLs only: a unix socket has TLS mode none",
+            "tls_mode",
+        )
+    if tls_mode == Endpoint.TlsMode.TLSVERIFY and ca is None:
+        raise EndpointInvalid(
+            "TLS mode tlsverify needs the CA certificate that signed the engine's "
+            "certificate",
+            "ca_certificate",
+        )
+    if client is not None and not client.has_private_key:
+        raise EndpointInvalid(
+            f"client certificate {client.name!r} has no private key: upload it with "
+            "its key",
+            "client_certificate",
+        )
+
+
+def _describe(endpoint) -> dict:
+    return {
+        "docker_url": endpoint.docker_url,
+        "tls_mode": endpoint.tls_mode,
+        "ca_certificate": endpoint.ca_certificate_id,
+        "client_certificate": endpoint.client_certificate_id,
+        "publish_host": endpoint.publish_host,
+    }
+
+
+def _probe_on_commit(endpoint_id: int) -> None:
+    # A broker that is down must not undo the change: the periodic probe
+    # catches up.
+    enqueue_on_commit(tasks.probe_endpoint, endpoint_id)

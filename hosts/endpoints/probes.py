@@ -1,0 +1,103 @@
+"""Endpoint health: probe an engine and move its health along
+on → degraded → off (after FAILURES_BEFORE_OFF failures in a row).
+
+An endpoint an admin disabled stays disabled: probes skip it.
+"""
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from hosts import engine
+from hosts.core import audit
+from hosts.models import Endpoint
+
+FAILURES_BEFORE_OFF = 3
+
+
+def connection_for(endpoint):
+    """The engine adapter's plain view of an endpoint's connection settings."""
+    client = endpoint.client_certificate
+    return engine.Connection(
+        docker_url=endpoint.docker_url,
+        tls_mode=endpoint.tls_mode,
+        ca_pem=endpoint.ca_certificate.pem if endpoint.ca_certificate else "",
+        client_cert_pem=client.pem if client else "",
+        client_key_pem=(client.get_private_key() or "") if client else "",
+    )
+
+
+def probe_endpoint(endpoint_id):
+    """Probe one endpoint now and record what it said; returns the endpoint."""
+    endpoint = Endpoint.objects.select_related(
+        "ca_certificate", "client_certificate"
+    ).get(pk=endpoint_id)
+    if endpoint.is_disabled:
+        return endpoint
+    try:
+        result = engine.probe(connection_for(endpoint))
+    except engine.EngineError as error:
+        return _record_failure(endpoint.pk, error)
+    return _record_success(endpoint.pk, result)
+
+
+def probe_all_endpoints(enqueue):
+    """Hand every enabled endpoint to `enqueue(endpoint_id)`, one task each, so
+    one slow engine never delays the others' probes."""
+    ids = Endpoint.objects.enabled().values_list("pk", flat=True)
+    for endpoint_id in ids:
+        enqueue(endpoint_id)
+    return len(ids)
+
+
+@transaction.atomic
+def _record_success(endpoint_id, result):
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint_id)
+    if endpoint.is_disabled:
+        return endpoint  # disabled while the probe ran: the admin's word wins
+    was = endpoint.health
+    endpoint.health = Endpoint.Health.ON
+    endpoint.consecutive_failures = 0
+    endpoint.last_error = ""
+    endpoint.last_error_reason = ""
+    endpoint.last_probe_at = timezone.now()
+    endpoint.flavor = result.flavor
+    endpoint.api_version = result.api_version
+    endpoint.server_version = result.server_version
+    endpoint.os_arch = f"{result.os_type}/{result.architecture}".strip("/")
+    endpoint.volume_stores = result.volume_stores
+    endpoint.save()
+    _audit_change(endpoint, was)
+    return endpoint
+
+
+@transaction.atomic
+def _record_failure(endpoint_id, error):
+    Endpoint.objects.filter(pk=endpoint_id).update(
+        consecutive_failures=F("consecutive_failures") + 1
+    )
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint_id)
+    if endpoint.is_disabled:
+        return endpoint
+    was = endpoint.health
+    endpoint.health = (
+        Endpoint.Health.OFF
+        if endpoint.consecutive_failures >= FAILURES_BEFORE_OFF
+        else Endpoint.Health.DEGRADED
+    )
+    endpoint.last_error = error.message
+    endpoint.last_error_reason = error.reason
+    endpoint.last_probe_at = timezone.now()
+    endpoint.save()
+    _audit_change(endpoint, was)
+    return endpoint
+
+
+def _audit_change(endpoint, was):
+    """Only changes of health go to the audit log, not every probe."""
+    if endpoint.health == was:
+        return
+    details = {"from": was, "to": endpoint.health}
+    if endpoint.last_error_reason:
+        details["reason"] = endpoint.last_error_reason
+    audit.record(None, "endpoint.health_changed", endpoint, details, source="task")

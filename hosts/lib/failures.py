@@ -1,0 +1,66 @@
+"""What went wrong on the wire, in one word.
+
+Both dchweb's own clients (hosts/lib/registry_check.py, with requests) and the
+engine adapter (hosts/engine/, with docker-py) meet the same network and TLS
+failures, wrapped differently; each names them here and words them for its
+own users.
+"""
+
+import ssl
+
+# Order matters: the specific TLS failures come before the generic ones.
+_NEEDLES = (
+    ("hostname mismatch", "hostname_mismatch"),
+    ("ip address mismatch", "hostname_mismatch"),
+    ("doesn't match", "hostname_mismatch"),
+    ("certificate verify failed", "unknown_authority"),
+    # The server refused our client certificate, or wanted one we lacked.
+    ("certificate required", "client_certificate_missing"),
+    ("alert bad certificate", "client_certificate_rejected"),
+    ("alert unknown ca", "client_certificate_rejected"),
+    ("wrong version number", "tls_not_served"),
+    ("record layer failure", "tls_not_served"),
+    ("packet length too long", "tls_not_served"),
+    ("http request to an https server", "tls_required"),
+    ("connection refused", "connection_refused"),
+    # A unix socket path where nothing listens.
+    ("no such file or directory", "connection_refused"),
+    ("timed out", "timeout"),
+    ("name or service not known", "unknown_host"),
+    ("temporary failure in name resolution", "unknown_host"),
+    ("nodename nor servname", "unknown_host"),
+    ("no address associated", "unknown_host"),
+    ("failed to resolve", "unknown_host"),
+    ("connection reset", "connection_reset"),
+    # The peer went away mid-request (an engine stopping, a proxy cut).
+    ("remote end closed connection", "connection_reset"),
+    ("connection aborted", "connection_reset"),
+    ("broken pipe", "connection_reset"),
+)
+
+
+def reason_of(text):
+    """The failure's reason code, or None when the text names none we know."""
+    lowered = text.lower()
+    for needle, reason in _NEEDLES:
+        if needle in lowered:
+            return reason
+    return None
+
+
+def full_text(error):
+    """The messages of an exception and of everything that caused it: the
+    telling part (an ssl reason, errno text) is often three causes deep."""
+    parts = []
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        parts.append(str(error))
+        if isinstance(error, ssl.SSLError) and error.reason:
+            parts.append(str(error.reason))
+        error = error.__cause__ or error.__context__
+    return " | ".join(parts)
+
+
+def first_line(text, limit=300):
+    return text.split(" | ")[0][:limit]

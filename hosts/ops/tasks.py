@@ -1,0 +1,91 @@
+"""Celery tasks that span the domains: the worker's heartbeat, the periodic
+pass that takes up interrupted work and reconciles each endpoint, and what a
+restarted worker does first. Task names stay `hosts.tasks.<name>`."""
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from celery.signals import worker_ready
+
+from hosts.buildhosts import provisioning, reconciler
+from hosts.buildhosts import tasks as buildhost_tasks
+from hosts.builds import runner
+from hosts.builds import tasks as build_tasks
+from hosts.core import leases
+from hosts.deployments import tasks as deployment_tasks
+from hosts.models import Build, BuildHost, CleanupPlan, Deployment
+from hosts.ops import health
+from hosts.volumes import cleanup
+from hosts.volumes import tasks as volume_tasks
+
+logger = logging.getLogger(__name__)
+# A host untouched this long while "requested" has lost its task (a broker
+# restart, say); younger ones may just be waiting in the queue.
+QUEUE_GRACE = timedelta(seconds=60)
+
+
+@shared_task(bind=True, name="hosts.tasks.record_heartbeat")
+def record_heartbeat(self, note: str) -> int:
+    """Write a `worker.heartbeat` audit event: proves web → broker → worker → DB."""
+    event = health.record_heartbeat(note, hostname=self.request.hostname)
+    return event.pk
+
+
+@shared_task(name="hosts.tasks.reconcile_endpoints")
+def reconcile_endpoints() -> int:
+    """Periodic (beat): resume interrupted work, reap expired hosts, and one
+    reconcile task per enabled endpoint."""
+    resume_interrupted(grace=QUEUE_GRACE)
+    for host_id in provisioning.reap_expired():
+        buildhost_tasks.remove_build_host.delay(host_id)
+    return reconciler.reconcile_all(buildhost_tasks.reconcile_endpoint.delay)
+
+
+def resume_interrupted(grace=timedelta(0)) -> int:
+    """Enqueue the work nobody does: clean-up plans, deployments and builds
+    left unfinished, and every host whose provision or removal stopped."""
+    waiting = [
+        (volume_tasks.execute_cleanup, cleanup.interrupted_plans(grace=grace)),
+        (deployment_tasks.deploy, Deployment.objects.waiting(grace)),
+        (build_tasks.run_build, runner.interrupted(grace=grace)),
+        (
+            buildhost_tasks.provision_build_host,
+            provisioning.interrupted(grace=grace).exclude(
+                state=BuildHost.State.REMOVING
+            ),
+        ),
+        (
+            buildhost_tasks.remove_build_host,
+            provisioning.interrupted(grace=grace).filter(
+                state=BuildHost.State.REMOVING
+            ),
+        ),
+    ]
+    count = 0
+    for task, rows in waiting:
+        for pk in rows.values_list("pk", flat=True):
+            task.delay(pk if isinstance(pk, int) else str(pk))
+            count += 1
+    return count
+
+
+@worker_ready.connect
+def _resume_after_restart(sender=None, **_):
+    """A worker restarted after it was killed: what its previous life was
+    provisioning or removing is taken up at once, not when leases expire."""
+    node = getattr(sender, "hostname", "") or ""
+    try:
+        released = sum(
+            leases.release_node(model, node)
+            for model in (BuildHost, Build, CleanupPlan)
+            if node
+        )
+        resumed = resume_interrupted()
+    except Exception:
+        # A worker must start even when the database is briefly away; the
+        # periodic reconciler resumes the work then.
+        logger.exception("could not resume interrupted build-host work")
+        return
+    if released or resumed:
+        logger.info("resumed %d build hosts (%d leases released)", resumed, released)

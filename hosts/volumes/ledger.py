@@ -1,0 +1,445 @@
+"""The volume ledger: every volume on every endpoint, whose it is, where it
+came from, what it costs; and clean-up plans that cannot remove what is in use.
+
+A refresh asks an engine for all volumes and all containers (two calls,
+whatever their numbers) and writes the ledger in batches. Sizes are measured
+apart (one `system df`), in the background, never on a page load.
+"""
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
+
+from hosts import engine
+from hosts.core import installation
+from hosts.endpoints.probes import connection_for
+from hosts.models import (
+    AuditEvent,
+    BuildHost,
+    Endpoint,
+    Volume,
+    VolumeLedgerStamp,
+)
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500
+_ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
+MANAGED_LABEL = "io.dchweb.managed"
+SYSTEM = AuditEvent.Source.TASK
+UPDATED_FIELDS = (
+    "driver",
+    "labels",
+    "status",
+    "managed",
+    "installation",
+    "anonymous",
+    "build_host_id",
+    "role",
+    "owner_name",
+    "attached_to",
+    "last_container",
+    "last_image",
+    "created_on_engine",
+    "last_seen",
+    "last_attached",
+    "detached_since",
+    "present",
+    "size_bytes",
+    "size_measured_at",
+)
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    endpoint: str
+    volumes: int
+    gone: int
+    engine_calls: int
+    error: str = ""
+
+
+# --- Refresh -------------------------------------------------------------------------
+
+
+def refresh_all(endpoint_id=None) -> list[RefreshResult]:
+    return [refresh(endpoint) for endpoint in Endpoint.objects.enabled(endpoint_id)]
+
+
+def refresh(endpoint) -> RefreshResult:
+    """Bring the endpoint's ledger up to date with its engine. A failed
+    listing changes nothing (a volume is not "gone" because we could not look).
+
+    Rows are read as plain values (no model instances: at 10,000 volumes
+    those cost more than the engine's listing), and only rows that changed
+    are written one by one; "seen now" and "attached now" are one UPDATE each."""
+    try:
+        inventory = engine.volume_inventory(connection_for(endpoint))
+    except engine.EngineError as error:
+        return RefreshResult(endpoint.name, 0, 0, 1, error=error.message)
+    now = timezone.now()
+    users = _users_by_volume(inventory.containers)
+    known = {
+        values["name"]: values
+        for values in Volume.objects.filter(endpoint=endpoint).values(
+            "pk", "name", *_COMPARED
+        )
+    }
+    host_ids = _build_host_ids(inventory.volumes)
+    new, changed, seen_names = [], [], set()
+    for seen in inventory.volumes:
+        seen_names.add(seen.name)
+        values = known.get(seen.name)
+        row = _Row(values) if values else None
+        before = _state(row) if row else None
+        row = row or Volume(endpoint=endpoint, name=seen.name, first_seen=now)
+        _apply(row, seen, users.get(seen.name, []), host_ids, now)
+        _vic_size(row, seen, now)
+        if before is None:
+            new.append(row)
+        elif _state(row) != before:
+            changed.append(
+                Volume(pk=values["pk"], **{f: getattr(row, f) for f in _COMPARED})
+            )
+    gone = [
+        values["pk"]
+        for name, values in known.items()
+        if values["present"] and name not in seen_names
+    ]
+    with transaction.atomic():
+        Volume.objects.bulk_create(new, batch_size=BATCH)
+        # bulk_update writes a CASE per field and row: for the changed ones only.
+        Volume.objects.bulk_update(changed, _COMPARED, batch_size=BATCH)
+        for start in range(0, len(gone), BATCH):
+            Volume.objects.filter(pk__in=gone[start : start + BATCH]).update(
+                present=False
+            )
+        # Every row still present was seen now; those in use were attached now.
+        here = Volume.objects.filter(endpoint=endpoint, present=True)
+        here.update(last_seen=now)
+        here.filter(status=Volume.Status.IN_USE).update(last_attached=now)
+    return RefreshResult(
+        endpoint.name, len(inventory.volumes), len(gone), inventory.calls
+    )
+
+
+# What a refresh reads and compares to decide whether a row changed;
+# last_seen and last_attached move on every refresh and are written apart.
+_COMPARED = tuple(f for f in UPDATED_FIELDS if f not in ("last_seen", "last_attached"))
+
+
+class _Row:
+    """A ledger row as plain attributes, for _apply and _state."""
+
+    def __init__(self, values):
+        self.__dict__.update(values)
+
+
+def _state(row):
+    values = [getattr(row, field) for field in _COMPARED]
+    # A UUID from the database, a string from a label: the same build host.
+    values[_COMPARED.index("build_host_id")] = str(row.build_host_id or "")
+    return values
+
+
+def _users_by_volume(containers):
+    users = {}
+    for container in containers:
+        for name in container.volumes:
+            users.setdefault(name, []).append(container)
+    return users
+
+
+def _build_host_ids(volumes):
+    wanted = {v.labels.get("io.dchweb.build-host") for v in volumes}
+    wanted.discard(None)
+    valid = set()
+    for value in wanted:
+        try:
+            valid.add(str(BuildHost._meta.pk.to_python(value)))
+        except ValidationError:  # a label someone else wrote
+            continue
+    return {
+        str(pk)
+        for pk in BuildHost.objects.filter(pk__in=valid).values_list("pk", flat=True)
+    }
+
+
+def _apply(row, seen, users, host_ids, now):
+    labels = seen.labels
+    row.driver = seen.driver
+    row.labels = labels
+    row.managed = labels.get(MANAGED_LABEL) == "true"
+    row.installation = labels.get("io.dchweb.installation", "")
+    row.anonymous = bool(_ANONYMOUS.match(seen.name)) and not row.managed
+    host_id = labels.get("io.dchweb.build-host", "")
+    row.build_host_id = host_id if host_id in host_ids else None
+    row.role = labels.get("io.dchweb.role", "")
+    row.owner_name = labels.get("io.dchweb.owner", "")
+    row.created_on_engine = seen.created
+    row.last_seen = now
+    row.present = True
+    if users:
+        row.attached_to = [user.name for user in users]
+        row.last_container, row.last_image = users[0].name, users[0].image
+        row.last_attached, row.detached_since = now, None
+        row.status = Volume.Status.IN_USE
+        return
+    row.attached_to = []
+    # A VCH remembers which container made a volume; a Docker engine does not.
+    row.last_container = row.last_container or seen.options.get("container", "")
+    row.last_image = row.last_image or seen.options.get("image", "")
+    row.detached_since = row.detached_since or now
+    row.status = Volume.Status.ORPHANED if row.managed else Volume.Status.DANGLING
+
+
+def _vic_size(row, seen, now):
+    if seen.options.get("Capacity"):
+        row.size_bytes = capacity_bytes(seen.options["Capacity"])
+        row.size_measured_at = now
+
+
+def note_build_host_volumes(host, change: str) -> None:
+    """Provisioning and removal keep the ledger current for their own two
+    volumes without a rescan: `change` is "attached", "detached" or "gone"."""
+    now = timezone.now()
+    mine = Volume.objects.filter(endpoint=host.endpoint, name__in=host.volume_names)
+    if change == "gone":
+        mine.update(present=False, last_seen=now)
+        return
+    if change == "detached":
+        mine.update(
+            status=Volume.Status.ORPHANED,
+            attached_to=[],
+            detached_since=now,
+            last_seen=now,
+        )
+        return
+    for role in ("docker-data", "certs"):
+        Volume.objects.update_or_create(
+            endpoint=host.endpoint,
+            name=host.volume_name(role),
+            defaults={
+                "managed": True,
+                "installation": installation.installation_id(),
+                "build_host": host,
+                "role": role,
+                "owner_name": host.owner.get_username(),
+                "status": Volume.Status.IN_USE,
+                "attached_to": [host.container_name],
+                "last_container": host.container_name,
+                "last_image": host.image,
+                "last_seen": now,
+                "last_attached": now,
+                "detached_since": None,
+                "present": True,
+            },
+        )
+
+
+def measure_sizes(endpoint) -> int:
+    """Store each volume's size with its "as of" time; returns how many. (A
+    VCH has no `system df`: its sizes come with the refresh, from Capacity.)"""
+    try:
+        sizes = engine.volume_sizes(connection_for(endpoint))
+    except engine.EngineError:
+        return 0
+    now = timezone.now()
+    rows = list(Volume.objects.filter(endpoint=endpoint, name__in=list(sizes)))
+    for row in rows:
+        row.size_bytes, row.size_measured_at = sizes[row.name], now
+    Volume.objects.bulk_update(
+        rows, ["size_bytes", "size_measured_at"], batch_size=BATCH
+    )
+    return len(rows)
+
+
+def capacity_bytes(text):
+    """VIC's Capacity option ("2048", "2GB", "512MB"; MB when no unit)."""
+    match = re.match(r"^\s*(\d+)\s*([KMGT]?)B?\s*$", str(text).upper())
+    if not match:
+        return None
+    power = " KMGT".index(match[2] or "M")
+    return int(match[1]) * 1024**power
+
+
+# --- Reading the ledger ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VolumeFilters:
+    endpoint_id: int | None = None
+    status: str = ""
+    owner: str = ""
+    managed: bool | None = None
+    older_than_days: int | None = None
+
+
+def ledger(filters: VolumeFilters):
+    """Volumes the engines still have, filtered; newest first by default."""
+    found = Volume.objects.filter(present=True).select_related("endpoint", "build_host")
+    if filters.endpoint_id:
+        found = found.filter(endpoint_id=filters.endpoint_id)
+    if filters.status:
+        found = found.filter(status=filters.status)
+    if filters.owner:
+        found = found.filter(owner_name=filters.owner)
+    if filters.managed is not None:
+        found = found.filter(managed=filters.managed)
+    if filters.older_than_days:
+        cutoff = timezone.now() - timedelta(days=filters.older_than_days)
+        found = found.filter(
+            Q(created_on_engine__lte=cutoff)
+            | Q(created_on_engine__isnull=True, first_seen__lte=cutoff)
+        )
+    return found
+
+
+# The totals cover every present volume that matches the filters: at 10,000
+# volumes their scans cost far more than a page of rows. They are computed
+# once per state of the ledger and kept in Django's cache under the ledger's
+# stamp (VolumeLedgerStamp: the database changes it in the same transaction
+# as any write of a volume row), so a page load reads the stamp and a cache
+# entry. A reader takes the stamp before it computes: what it stores is at
+# least as new as the stamp it stores under, and a write committed after the
+# stamp was read brings a new stamp, so a total is never older than the last
+# committed write. Per process (locmem) or shared (a configured cache): the
+# stamp is what makes it right either way.
+TOTALS_CACHE_SECONDS = 3600
+OWNERS_LISTED = 500
+
+
+def _cached(keys) -> dict:
+    """What the cache holds under `keys`; nothing when the cache does not
+    answer (a shared cache's Redis down): the totals are then computed."""
+    try:
+        return cache.get_many(keys)
+    except Exception as error:  # the backend's own errors (redis, OSError...)
+        logger.warning("the cache did not answer; computing the totals: %s", error)
+        return {}
+
+
+def _cache(key, value) -> None:
+    try:
+        cache.set(key, value, TOTALS_CACHE_SECONDS)
+    except Exception as error:
+        logger.warning("the cache did not take the totals: %s", error)
+
+
+def ledger_stamp():
+    """The ledger's stamp now, or None where the database keeps none."""
+    return (
+        VolumeLedgerStamp.objects.filter(pk=VolumeLedgerStamp.SINGLETON)
+        .values_list("stamp", flat=True)
+        .first()
+    )
+
+
+def totals(filters: VolumeFilters, *, with_owners=False):
+    """Counts and reclaimable bytes (not in use) of the volumes that match,
+    per owner and per endpoint; with when sizes were last measured and how
+    many are unmeasured; and `owners`, the owners of present volumes (for the
+    filter's suggestions), if asked. Three scans on a change of the ledger,
+    none after (the older-than filter moves with the clock: never cached)."""
+    stamp = ledger_stamp()
+    cacheable = stamp is not None and not filters.older_than_days
+    keys = {"totals": _cache_key(stamp, "totals", filters)}
+    if with_owners:
+        keys["owners"] = _cache_key(stamp, "owners")
+    found = _cached(keys.values()) if cacheable else {}
+    summary = found.get(keys["totals"])
+    if summary is None:
+        summary = _compute_totals(ledger(filters))
+        if cacheable:
+            _cache(keys["totals"], summary)
+    summary = dict(summary, by_endpoint=_endpoint_names(summary["by_endpoint"]))
+    if with_owners:
+        owners = found.get(keys["owners"])
+        if owners is None:
+            owners = _owner_names()
+            if stamp is not None:
+                _cache(keys["owners"], owners)
+        summary["owners"] = owners
+    return summary
+
+
+def _cache_key(stamp, kind, filters=None):
+    # Owners are free text: hashed, so any cache backend takes the key.
+    if filters is not None:  # an API's enum and a page's string: one key
+        filters = (
+            filters.endpoint_id,
+            str(filters.status),
+            filters.owner,
+            filters.managed,
+            filters.older_than_days,
+        )
+    parts = repr((stamp, kind, filters)).encode()
+    return f"dchweb:volume-ledger:{hashlib.sha256(parts).hexdigest()}"
+
+
+def _compute_totals(found):
+    reclaimable = ~Q(status=Volume.Status.IN_USE)
+    overall = found.aggregate(
+        count=Count("id"),
+        reclaimable_count=Count("id", filter=reclaimable),
+        reclaimable_bytes=Sum("size_bytes", filter=reclaimable),
+        unmeasured=Count("id", filter=reclaimable & Q(size_bytes__isnull=True)),
+        measured_at=Max("size_measured_at", filter=reclaimable),
+    )
+    by = found.filter(reclaimable)
+    return {
+        **overall,
+        "reclaimable_bytes": overall["reclaimable_bytes"] or 0,
+        "by_owner": list(
+            by.values("owner_name")
+            .annotate(volumes=Count("id"), bytes=Sum("size_bytes"))
+            .order_by("-bytes")
+        ),
+        # By id: an endpoint renamed later shows its new name (_endpoint_names).
+        "by_endpoint": list(
+            by.values("endpoint_id")
+            .annotate(volumes=Count("id"), bytes=Sum("size_bytes"))
+            .order_by("-bytes")
+        ),
+    }
+
+
+def _endpoint_names(rows):
+    names = dict(
+        Endpoint.objects.filter(pk__in=[row["endpoint_id"] for row in rows])
+        .order_by()
+        .values_list("pk", "name")
+    )
+    return [
+        {**row, "endpoint__name": names.get(row["endpoint_id"], "")} for row in rows
+    ]
+
+
+def _owner_names():
+    return list(
+        Volume.objects.filter(present=True)
+        .exclude(owner_name="")
+        .order_by("owner_name")
+        .values_list("owner_name", flat=True)
+        .distinct()[:OWNERS_LISTED]
+    )
+
+
+def left_behind_by(user):
+    """What a developer's removed build hosts left: count and bytes."""
+    mine = Volume.objects.filter(present=True, owner_name=user.get_username()).exclude(
+        status=Volume.Status.IN_USE
+    )
+    summary = mine.aggregate(volumes=Count("id"), bytes=Sum("size_bytes"))
+    return {"volumes": summary["volumes"] or 0, "bytes": summary["bytes"] or 0}
+
+
+# --- Clean-up plans -------------------------------------------------------------------

@@ -1,0 +1,394 @@
+"""The volume audit page (admins only): the ledger with filters, sort, pages
+and totals; a background rescan the page follows until it is done; clean-up
+plans (a dry run) and their execution, followed until done.
+
+Views do HTTP only: hosts/volumes/ledger.py reads the ledger and plans and runs the
+clean-up. An HTMX request gets the fragment it swaps, any other the page.
+"""
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, F, Max, Q
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import (
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
+from django.views.decorators.vary import vary_on_headers
+from kombu.exceptions import OperationalError
+
+from hosts.api.schemas import MAX_DAYS
+from hosts.core.permissions import is_admin
+from hosts.models import CleanupItem, CleanupPlan, Endpoint, Volume
+from hosts.volumes import commands as volumes
+from hosts.volumes import ledger, tasks
+from hosts.web.htmx import wants_partial
+
+PAGE_SIZE = 50
+# A plan of thousands of volumes is listed in part; its counts are whole.
+PLAN_ROWS_SHOWN = 500
+MAX_SELECTED = 1000
+# The refresh fragment polls until the rescan shows, and gives up after this.
+REFRESH_GIVE_UP_SECONDS = 120
+# After the listing, how long to wait for sizes (an engine may report none).
+SIZES_GRACE_SECONDS = 20
+# An executing plan is followed this long; the reconciler resumes a stuck one.
+EXECUTE_FOLLOW = timedelta(minutes=10)
+# Sent (HX-Trigger) when a rescan or a clean-up finished: the ledger reloads.
+LEDGER_CHANGED = "volumes-changed"
+
+SORT_COLUMNS = ("name", "size", "age", "status")
+SORT_CHOICES = [("", "Name")] + [
+    (f"{sign}{column}", f"{column} {'descending' if sign else 'ascending'}")
+    for column in SORT_COLUMNS
+    for sign in ("", "-")
+]
+
+
+def _admin_only(request):
+    if not is_admin(request.user):
+        raise PermissionDenied("The volume audit is for admins.")
+
+
+class VolumeFilterForm(forms.Form):
+    """The page's filters and sort, from the query string (or a rule POST).
+    A bad value is dropped and shown as an error; the others still apply."""
+
+    endpoint = forms.ModelChoiceField(
+        queryset=Endpoint.objects.order_by("name"),
+        required=False,
+        empty_label="All endpoints",
+    )
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *Volume.Status.choices], required=False
+    )
+    owner = forms.CharField(
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"type": "search", "list": "volume-owners", "placeholder": "any"}
+        ),
+    )
+    managed = forms.ChoiceField(
+        choices=[("", "Any"), ("yes", "dchweb's"), ("no", "Not dchweb's")],
+        required=False,
+    )
+    older_than_days = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_DAYS,
+        required=False,
+        widget=forms.NumberInput(attrs={"placeholder": "days", "size": 5}),
+    )
+    sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
+
+    def value(self, name):
+        """The field's clean value, or None when it was bad or empty."""
+        if not hasattr(self, "cleaned_data"):
+            self.is_valid()
+        return self.cleaned_data.get(name) or None
+
+    def volume_filters(self) -> ledger.VolumeFilters:
+        endpoint = self.value("endpoint")
+        managed = self.value("managed")
+        return ledger.VolumeFilters(
+            endpoint_id=endpoint.pk if endpoint else None,
+            status=self.value("status") or "",
+            owner=self.value("owner") or "",
+            managed=None if managed is None else managed == "yes",
+            older_than_days=self.cleaned_data.get("older_than_days"),
+        )
+
+
+# /volumes/ --------------------------------------------------------------------
+
+
+@require_safe
+@vary_on_headers("HX-Request")
+def volume_list(request):
+    """The ledger: filters, sort, 50 a page, totals. The fragment (totals and
+    table) reloads itself when a rescan or a clean-up finishes."""
+    _admin_only(request)
+    form = VolumeFilterForm(request.GET)
+    form.is_valid()
+    partial = wants_partial(request)
+    context = _ledger_context(request, form, with_owners=not partial)
+    if partial:
+        return render(request, "hosts/partials/volume_ledger.html", context)
+    context["form"] = form
+    context["owners"] = context["totals"]["owners"]
+    context["refresh"] = {"state": "idle"}
+    context["plan"] = None
+    return render(request, "hosts/volumes.html", context)
+
+
+def _ledger_context(request, form, *, with_owners=False):
+    filters = form.volume_filters()
+    # Totals (and the owners) come from the cache while the ledger is
+    # unchanged; the page itself is one query of PAGE_SIZE rows.
+    summary = ledger.totals(filters, with_owners=with_owners)
+    sort = form.value("sort") or "name"
+    rows = ledger.ledger(filters).annotate(
+        born=Coalesce("created_on_engine", "first_seen")
+    )
+    paginator = Paginator(rows.order_by(*_ordering(sort)), PAGE_SIZE)
+    paginator.count = summary["count"]  # the same filters: no second COUNT
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("sort", None)
+    filter_query = query.urlencode()
+    return {
+        "page": page,
+        "totals": summary,
+        "sort": sort,
+        "filter_query": filter_query,
+        "sort_links": _sort_links(filter_query, sort),
+        "ledger_url": request.get_full_path(),
+        "ledger_changed": LEDGER_CHANGED,
+        "filter_errors": [
+            f"{form.fields[field].label or field}: {' '.join(errors)}"
+            for field, errors in form.errors.items()
+            if field in form.fields
+        ],
+    }
+
+
+def _ordering(sort):
+    column, descending = sort.lstrip("-"), sort.startswith("-")
+    if column == "size":
+        size = F("size_bytes")
+        first = size.desc(nulls_last=True) if descending else size.asc(nulls_first=True)
+    elif column == "age":  # youngest first; descending: oldest first
+        first = F("born").asc() if descending else F("born").desc()
+    elif column == "status":
+        first = F("status").desc() if descending else F("status").asc()
+    else:
+        first = F("name").desc() if descending else F("name").asc()
+    return (first, "endpoint__name", "name", "pk")
+
+
+def _sort_links(filter_query, sort):
+    """Each column's header: the link that sorts by it (again: reversed)."""
+    url = reverse("volumes")
+    prefix = f"{url}?{filter_query}&" if filter_query else f"{url}?"
+    links = {}
+    for column in SORT_COLUMNS:
+        following = f"-{column}" if sort == column else column
+        arrow = {column: "▲", f"-{column}": "▼"}.get(sort, "")
+        links[column] = {"url": f"{prefix}sort={following}", "arrow": arrow}
+    return links
+
+
+# /volumes/refresh/ -------------------------------------------------------------
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def volume_refresh(request):
+    """POST: rescan in the background (one endpoint or all), then sizes.
+    GET ?since=: how that rescan is going; the fragment polls until the
+    ledger is newer than the request (or gives up), then the ledger reloads."""
+    _admin_only(request)
+    data = request.POST if request.method == "POST" else request.GET
+    endpoint_id = _int_or_none(data.get("endpoint"))
+    if endpoint_id is not None and not Endpoint.objects.filter(pk=endpoint_id).exists():
+        endpoint_id = None
+    error = ""
+    if request.method == "POST":
+        since = timezone.now()
+        try:
+            tasks.refresh_volumes.delay(endpoint_id)
+        except OperationalError:
+            since = None
+            error = "The task queue does not answer: is Redis up? Try again later."
+        if not wants_partial(request):
+            if error:
+                messages.error(request, error)
+            else:
+                messages.info(request, "Rescanning in the background.")
+            return redirect("volumes")
+    else:
+        since = _since(data.get("since"))
+    refresh = _refresh_state(since, endpoint_id)
+    context = {"refresh": refresh, "endpoint_id": endpoint_id, "error": error}
+    response = render(request, "hosts/partials/volume_refresh.html", context)
+    if request.method == "GET" and refresh["state"] in ("done", "unsized", "gave_up"):
+        response["HX-Trigger"] = LEDGER_CHANGED
+    return response
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _since(value):
+    try:
+        stamp = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(stamp) or stamp <= 0:
+        return None
+    since = datetime.fromtimestamp(stamp, tz=UTC)
+    return since if since <= timezone.now() + timedelta(seconds=5) else None
+
+
+def _refresh_state(since, endpoint_id):
+    """idle (nothing asked), listing, sizing, done, unsized (listed, but no
+    size came in time), or gave_up (nothing newer after the bound)."""
+    if since is None:
+        return {"state": "idle"}
+    rows = Volume.objects.all()
+    if endpoint_id is not None:
+        rows = rows.filter(endpoint_id=endpoint_id)
+    newest = rows.aggregate(listed=Max("last_seen"), sized=Max("size_measured_at"))
+    now = timezone.now()
+    state = "listing"
+    if newest["sized"] and newest["sized"] >= since:
+        state = "done"
+    elif newest["listed"] and newest["listed"] >= since:
+        waited = (now - newest["listed"]).total_seconds()
+        state = "unsized" if waited > SIZES_GRACE_SECONDS else "sizing"
+    asked = (now - since).total_seconds()
+    if state in ("listing", "sizing") and asked > REFRESH_GIVE_UP_SECONDS:
+        state = "gave_up"
+    return {
+        "state": state,
+        "since": since.timestamp(),
+        "polling": state in ("listing", "sizing"),
+        "at": newest["sized"] or newest["listed"],
+        "give_up_seconds": REFRESH_GIVE_UP_SECONDS,
+    }
+
+
+# /volumes/plans/ ----------------------------------------------------------------
+
+
+@require_POST
+def cleanup_plan_create(request):
+    """A dry run: from the selected volumes (mode=selection, volume=<id>...)
+    or from the page's filters (mode=rule). Answers the plan fragment."""
+    _admin_only(request)
+    try:
+        rule = _rule_from(request)
+        plan = volumes.make_plan(request.user, rule, request=request)
+    except volumes.CleanupInvalid as error:
+        if not wants_partial(request):
+            messages.error(request, f"No plan: {error.message}")
+            return redirect("volumes")
+        context = {"plan": None, "error": error.message}
+        return render(request, "hosts/partials/cleanup_plan.html", context)
+    if not wants_partial(request):
+        return redirect("cleanup_plan", plan.pk)
+    return render(request, "hosts/partials/cleanup_plan.html", _plan_context(plan))
+
+
+def _rule_from(request):
+    """make_plan's rule: named volumes (chosen one by one) or the filters."""
+    if request.POST.get("mode") == "selection":
+        return _selection_rule(request.POST.getlist("volume"))
+    form = VolumeFilterForm(request.POST)
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        raise volumes.CleanupInvalid(f"{field}: {' '.join(errors)}")
+    filters = form.volume_filters()
+    return {
+        "endpoint_id": filters.endpoint_id,
+        "status": filters.status,
+        "owner": filters.owner,
+        "older_than_days": filters.older_than_days,
+    }
+
+
+def _selection_rule(values):
+    ids = {number for number in map(_int_or_none, values) if number is not None}
+    if not ids:
+        raise volumes.CleanupInvalid(
+            "select at least one volume, or plan by rule from the filters"
+        )
+    if len(ids) > MAX_SELECTED:
+        raise volumes.CleanupInvalid(f"select at most {MAX_SELECTED} volumes")
+    chosen = list(
+        Volume.objects.filter(pk__in=ids, present=True).values_list(
+            "endpoint_id", "name"
+        )
+    )
+    if not chosen:
+        raise volumes.CleanupInvalid("the selected volumes are gone from the ledger")
+    return {"volumes": sorted([endpoint_id, name] for endpoint_id, name in chosen)}
+
+
+@require_safe
+@vary_on_headers("HX-Request")
+def cleanup_plan(request, plan_id):
+    """One plan: its volumes, reasons and bytes; while it executes, the
+    fragment polls and shows each volume's result as it comes."""
+    _admin_only(request)
+    plan = get_object_or_404(
+        CleanupPlan.objects.select_related("planned_by"), pk=plan_id
+    )
+    context = _plan_context(plan)
+    if not wants_partial(request):
+        return render(request, "hosts/volume_plan.html", context)
+    response = render(request, "hosts/partials/cleanup_plan.html", context)
+    if request.GET.get("poll") and plan.state == CleanupPlan.State.DONE:
+        response["HX-Trigger"] = LEDGER_CHANGED
+    return response
+
+
+@require_POST
+def cleanup_plan_execute(request, plan_id):
+    """Execute exactly that plan (in the worker); a plan executed already is
+    a message, not an error page."""
+    _admin_only(request)
+    plan = get_object_or_404(CleanupPlan, pk=plan_id)
+    error = ""
+    try:
+        plan = volumes.execute(request.user, plan, request=request)
+    except volumes.CleanupInvalid as refused:
+        error = refused.message
+    if not wants_partial(request):
+        if error:
+            messages.error(request, f"Not executed: {error}")
+        else:
+            messages.success(request, "Executing the plan.")
+        return redirect("cleanup_plan", plan.pk)
+    plan = CleanupPlan.objects.select_related("planned_by").get(pk=plan.pk)
+    context = _plan_context(plan)
+    context["error"] = error
+    return render(request, "hosts/partials/cleanup_plan.html", context)
+
+
+def _plan_context(plan):
+    results = CleanupItem.Result
+    summary = plan.items.aggregate(
+        count=Count("id"),
+        unmeasured=Count("id", filter=Q(size_bytes__isnull=True)),
+        pending=Count("id", filter=Q(result=results.PENDING)),
+        removed=Count("id", filter=Q(result=results.REMOVED)),
+        skipped_in_use=Count("id", filter=Q(result=results.SKIPPED_IN_USE)),
+        not_found=Count("id", filter=Q(result=results.NOT_FOUND)),
+        error=Count("id", filter=Q(result=results.ERROR)),
+    )
+    executing = plan.state == CleanupPlan.State.EXECUTING
+    following = executing and (
+        plan.executed_at is None or timezone.now() - plan.executed_at < EXECUTE_FOLLOW
+    )
+    return {
+        "plan": plan,
+        "items": plan.items.select_related("endpoint")[:PLAN_ROWS_SHOWN],
+        "summary": summary,
+        "rows_shown": PLAN_ROWS_SHOWN,
+        "polling": following,
+        "stalled": executing and not following,
+    }
