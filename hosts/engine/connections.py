@@ -1,0 +1,140 @@
+"""Connections: how to reach one engine, and a docker-py client on the API
+version both sides speak, over the connection's TLS."""
+
+import contextlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+
+from hosts.engine.errors import EngineTLSError, EngineVersionUnsupported, call
+
+# VIC serves API 1.25; anything older cannot run dch-photon.
+MINIMUM_API_VERSION = "1.25"
+DEFAULT_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach one engine: what an Endpoint row holds, as plain data."""
+
+    docker_url: str
+    tls_mode: str = "none"  # none | tls (encrypt only) | tlsverify
+    ca_pem: str = ""
+    client_cert_pem: str = ""
+    client_key_pem: str = ""
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+
+
+# The API version agreed with each engine, so that a call costs one request,
+# not two. Forgotten when the engine refuses it (an engine was replaced).
+_agreed_versions: dict[tuple[str, str], str] = {}
+
+
+@contextlib.contextmanager
+def open_client(connection):
+    """A docker-py client on the version both sides speak; closed afterwards."""
+    with _tls_files(connection) as tls:
+        kwargs = {
+            "base_url": _base_url(connection),
+            "tls": tls,
+            "timeout": connection.timeout,
+        }
+        key = (kwargs["base_url"], connection.tls_mode)
+        version = _agreed_versions.get(key) or _agree_version(connection, kwargs)
+        _agreed_versions[key] = version
+        client = _client(version=version, **kwargs)
+        try:
+            yield client
+        except EngineVersionUnsupported:
+            _agreed_versions.pop(key, None)
+            raise
+        except EngineTLSError as error:
+            named = _name_missing_client_certificate(error, connection)
+            if named is error:
+                raise
+            raise named from error
+        finally:
+            client.close()
+
+
+def _agree_version(connection, kwargs):
+    client = _client(version=docker.constants.MINIMUM_DOCKER_API_VERSION, **kwargs)
+    try:
+        return _negotiate(call(client.version))
+    except EngineTLSError as error:
+        raise _name_missing_client_certificate(error, connection) from error
+    finally:
+        client.close()
+
+
+def _client(**kwargs):
+    client = docker.DockerClient(**kwargs)
+    # requests lets REQUESTS_CA_BUNDLE override the CA we set on the session,
+    # which would make every engine with its own CA "unknown".
+    client.api.trust_env = False
+    return client
+
+
+def _name_missing_client_certificate(error, connection):
+    """Engines answer "bad certificate" whether ours was wrong or absent."""
+    if error.reason == "client_certificate_rejected" and not (
+        connection.client_cert_pem and connection.client_key_pem
+    ):
+        return EngineTLSError(
+            "the engine requires a client certificate: add the endpoint's client "
+            "certificate and key",
+            reason="client_certificate_missing",
+        )
+    return error
+
+
+def _base_url(connection):
+    url = connection.docker_url
+    if connection.tls_mode != "none" and url.startswith("tcp://"):
+        return "https://" + url.removeprefix("tcp://")
+    return url
+
+
+@contextlib.contextmanager
+def _tls_files(connection):
+    """docker-py reads certificates from files: write them, then remove them."""
+    if connection.tls_mode == "none":
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="dchweb-tls-") as directory:
+        folder = Path(directory)
+        client_cert = None
+        if connection.client_cert_pem and connection.client_key_pem:
+            (folder / "cert.pem").write_text(connection.client_cert_pem)
+            (folder / "key.pem").write_text(connection.client_key_pem)
+            client_cert = (str(folder / "cert.pem"), str(folder / "key.pem"))
+        ca_cert = None
+        verify = connection.tls_mode == "tlsverify"
+        if verify and connection.ca_pem:
+            (folder / "ca.pem").write_text(connection.ca_pem)
+            ca_cert = str(folder / "ca.pem")
+        yield docker.tls.TLSConfig(
+            client_cert=client_cert, ca_cert=ca_cert, verify=verify
+        )
+
+
+def _negotiate(version_info):
+    """The highest API version both the engine and docker-py speak."""
+    server_max = version_info.get("ApiVersion", MINIMUM_API_VERSION)
+    server_min = version_info.get("MinAPIVersion", server_max)
+    client_max = docker.constants.DEFAULT_DOCKER_API_VERSION
+    chosen = min(server_max, client_max, key=_version_key)
+    if _version_key(chosen) < _version_key(MINIMUM_API_VERSION) or _version_key(
+        server_min
+    ) > _version_key(client_max):
+        raise EngineVersionUnsupported(
+            f"the engine speaks Docker API {server_min} to {server_max}; dchweb needs "
+            f"{MINIMUM_API_VERSION} or newer and speaks up to {client_max}"
+        )
+    return chosen
+
+
+def _version_key(version):
+    return tuple(int(part) for part in version.split("."))

@@ -1,0 +1,143 @@
+"""What is on the engine, in two calls whatever the numbers: the objects
+labelled as this installation's, and every volume with the containers that
+mount it (the volume ledger's view)."""
+
+import datetime
+from dataclasses import dataclass
+
+from hosts.engine.connections import open_client
+from hosts.engine.errors import call
+
+
+@dataclass(frozen=True)
+class ManagedObject:
+    """A container or volume carrying dchweb's labels, as a listing shows it."""
+
+    kind: str  # "container" or "volume"
+    name: str
+    labels: dict[str, str]
+    created: datetime.datetime | None = None
+    state: str = ""  # containers: running, exited, created...
+    id: str = ""
+    image: str = ""
+    port: int | None = None
+
+
+@dataclass(frozen=True)
+class VolumeSeen:
+    name: str
+    driver: str
+    labels: dict[str, str]
+    created: datetime.datetime | None
+    options: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ContainerSeen:
+    name: str
+    image: str
+    state: str
+    volumes: list[str]
+
+
+@dataclass(frozen=True)
+class Inventory:
+    volumes: list[VolumeSeen]
+    containers: list[ContainerSeen]
+    calls: int  # engine API calls it took: two, whatever the numbers
+
+
+def list_managed(connection, installation_id):
+    """Containers and volumes labelled as this installation's: two calls,
+    whatever the number of objects."""
+    labels = ["io.dchweb.managed=true", f"io.dchweb.installation={installation_id}"]
+    with open_client(connection) as client:
+        containers = call(client.api.containers, all=True, filters={"label": labels})
+        volumes = call(client.api.volumes, filters={"label": labels})
+    found = [_managed_container(container) for container in containers]
+    found += [
+        _managed_volume(volume) for volume in (volumes or {}).get("Volumes") or []
+    ]
+    return found
+
+
+def _managed_container(container):
+    port = next(
+        (
+            item.get("PublicPort")
+            for item in container.get("Ports") or []
+            if item.get("PrivatePort") == 2376 and item.get("PublicPort")
+        ),
+        None,
+    )
+    return ManagedObject(
+        kind="container",
+        id=container["Id"],
+        name=_container_name(container),
+        labels=container.get("Labels") or {},
+        created=_parse_time(container.get("Created")),
+        state=container.get("State", ""),
+        image=container.get("Image", ""),
+        port=port,
+    )
+
+
+def _managed_volume(volume):
+    return ManagedObject(
+        kind="volume",
+        name=volume["Name"],
+        labels=volume.get("Labels") or {},
+        created=_parse_time(volume.get("CreatedAt")),
+    )
+
+
+def volume_inventory(connection):
+    """Every volume and every container (with the volumes it mounts), in two
+    calls; the ledger works out who uses what."""
+    with open_client(connection) as client:
+        volumes = call(client.api.volumes) or {}
+        containers = call(client.api.containers, all=True)
+    return Inventory(
+        volumes=[_volume_seen(volume) for volume in volumes.get("Volumes") or []],
+        containers=[_container_seen(container) for container in containers],
+        calls=2,
+    )
+
+
+def _volume_seen(volume):
+    return VolumeSeen(
+        name=volume["Name"],
+        driver=volume.get("Driver", ""),
+        labels=volume.get("Labels") or {},
+        created=_parse_time(volume.get("CreatedAt")),
+        options=volume.get("Options") or {},
+    )
+
+
+def _container_seen(container):
+    return ContainerSeen(
+        name=_container_name(container),
+        image=container.get("Image", ""),
+        state=container.get("State", ""),
+        volumes=[
+            mount["Name"]
+            for mount in container.get("Mounts") or []
+            if mount.get("Type") == "volume" and mount.get("Name")
+        ],
+    )
+
+
+def _container_name(container):
+    return (container.get("Names") or ["/"])[0].lstrip("/")
+
+
+def _parse_time(value):
+    """Engines give container times as epoch seconds, volume times as text."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, int | float):
+        return datetime.datetime.fromtimestamp(value, datetime.UTC)
+    try:
+        return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -1,0 +1,92 @@
+"""/endpoints/: the endpoint table (it polls itself); admins register
+endpoints and probe, disable or enable them."""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from hosts.core.permissions import is_admin
+from hosts.endpoints import commands as endpoint_service
+from hosts.models import Endpoint
+from hosts.web.access import admin_required
+from hosts.web.forms import EndpointForm
+from hosts.web.htmx import page_or_fragment, wants_partial
+from hosts.web.submissions import create_from_post
+
+ENDPOINT_ACTIONS = ("probe", "disable", "enable")
+
+
+def _endpoint_rows():
+    return Endpoint.objects.select_related("ca_certificate", "client_certificate")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@admin_required("Only admins may register endpoints.", methods=("POST",))
+@vary_on_headers("HX-Request")
+def endpoints(request):
+    """The endpoint table (it polls itself); admins also get the create form.
+    A rejected create is a 400 that shows the form again with the reason."""
+    if request.method != "POST":
+        context = {
+            "endpoints": _endpoint_rows(),
+            "form": EndpointForm() if is_admin(request.user) else None,
+        }
+        return page_or_fragment(
+            request,
+            "hosts/endpoints/endpoints.html",
+            "hosts/endpoints/partials/endpoint_table.html",
+            context,
+        )
+    form, status, response = create_from_post(
+        request,
+        EndpointForm,
+        lambda form: endpoint_service.create_endpoint(
+            request.user, form.cleaned_data, request=request
+        ),
+        success=lambda endpoint: f"Endpoint “{endpoint.name}” added; probing it now.",
+        page="endpoints",
+    )
+    if response is not None:
+        return response
+    context = {"endpoints": _endpoint_rows(), "form": form, "oob_table": True}
+    return page_or_fragment(
+        request,
+        "hosts/endpoints/endpoints.html",
+        "hosts/endpoints/partials/endpoint_form.html",
+        context,
+        status=status,
+    )
+
+
+@require_POST
+@admin_required("Only admins may probe, disable or enable endpoints.")
+def endpoint_action(request, endpoint_id, action):
+    """Probe now / Disable / Enable (admins): answers the table fragment."""
+    if action not in ENDPOINT_ACTIONS:
+        raise Http404("no such endpoint action")
+    endpoint = get_object_or_404(Endpoint, pk=endpoint_id)
+    if action == "probe":
+        _probe(request, endpoint)
+    else:
+        endpoint_service.set_endpoint_disabled(
+            request.user, endpoint, action == "disable", request=request
+        )
+        messages.success(request, f"Endpoint “{endpoint.name}” {action}d.")
+    if wants_partial(request):
+        return render(
+            request,
+            "hosts/endpoints/partials/endpoint_table.html",
+            {"endpoints": _endpoint_rows()},
+        )
+    return redirect("endpoints")
+
+
+def _probe(request, endpoint):
+    if endpoint_service.request_probe(request.user, endpoint, request=request):
+        messages.info(request, f"Probing “{endpoint.name}”…")
+    else:
+        messages.error(
+            request, f"“{endpoint.name}” is disabled: enable it to probe it."
+        )

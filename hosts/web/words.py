@@ -1,0 +1,72 @@
+"""The words the pages show for states, steps and failure reasons, in one
+place. A code without words here is shown as it is (`words_for`)."""
+
+# The build host's timeline: each provisioning step, and the removal's.
+STEP_LABELS = {
+    "pull_image": "Pull the build-host image",
+    "create_volumes": "Create the data and certs volumes",
+    "create_container": "Create the container",
+    "inject_certs": "Put the certificates in",
+    "start": "Start it with mutual TLS",
+    "wait_ready": "Wait until its API answers",
+    "verify_registry": "Log in to the registries",
+    "rollback": "Clean up after the failure",
+    "remove_container": "Remove the container",
+    "remove_volumes": "Remove the volumes",
+}
+
+# Failure reasons (hosts/engine/, hosts/buildhosts/provisioning.py,
+# hosts/lib/failures.py, the reconciler) in plain words.
+REASON_WORDS = {
+    "image_not_found": "the image is not in the registry",
+    "login_refused": "the registry refused the login",
+    "unauthorized": "the registry refused the login",
+    "unknown_authority": "a certificate is signed by a CA that is not trusted",
+    "hostname_mismatch": "a certificate does not name the address it was reached at",
+    "client_certificate_missing": "the engine wants a client certificate",
+    "client_certificate_rejected": "the engine refused dchweb's client certificate",
+    "tls_not_served": "TLS was expected but the other side does not speak it",
+    "tls_required": "the other side speaks only TLS",
+    "tls": "the TLS handshake failed",
+    "connection_refused": "nothing answers at that address",
+    "connection_reset": "the connection was cut",
+    "unknown_host": "the host name does not resolve",
+    "timeout": "no answer in time",
+    "unreachable": "the endpoint does not answer",
+    "out_of_disk": "the endpoint is out of disk space",
+    "conflict": "a name is already taken on the engine",
+    "not_found": "the engine did not find it",
+    "no_port": "the engine published no port for the host's API",
+    "host_exited": "the build host stopped right after it started",
+    "not_ready": "the build host's API did not answer in time",
+    "missing": "the container vanished from the engine",
+    "adopted": "dchweb lost its record of this host and found it again",
+    "internal": "dchweb itself failed at this step",
+}
+
+# A build's steps (hosts/builds/runner.py) in words.
+BUILD_STEP_WORDS = {
+    "provision": "getting the build host ready",
+    "build": "building the image",
+    "push": "pushing the image to the registry",
+    "verify": "checking the registry serves the pushed image",
+}
+
+# A build fails for the build hosts' reasons (it may provision one) and these.
+BUILD_REASON_WORDS = {
+    **REASON_WORDS,
+    "build_failed": "a step of the Dockerfile failed (see the log)",
+    "not_pushed": "the registry does not serve the pushed image",
+    "digest_mismatch": "the registry serves another digest than the one pushed",
+    "context_missing": "the uploaded context is gone from dchweb's data folder",
+    "no_build_host": "the build host is gone",
+    "cancelled": "it was cancelled",
+    "failed": "the engine reported an error",
+}
+
+
+def words_for(words: dict, code: str | None) -> str:
+    """The words for `code`; an unknown code as it is; no code, ""."""
+    if not code:
+        return ""
+    return words.get(code, code)
