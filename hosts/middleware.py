@@ -10,7 +10,7 @@ from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 
-from hosts.api.errors import error_code
+from hosts.api.errors import error_body
 
 
 class LoginRequiredExceptPublicPathsMiddleware(LoginRequiredMiddleware):
@@ -27,8 +27,9 @@ class ApiErrorsAsJsonMiddleware:
     """Every API error is `{"error": code, "detail": text}`.
 
     Ninja's handlers (hosts/api/errors.py) cover errors raised inside an
-    operation; this covers what Django answers on its own: an unknown route
-    (404), a method the route lacks (405), a crash outside an operation (500).
+    operation; this covers what Django answers on its own, in the same shape
+    and codes (error_body): an unknown route (404), a method the route lacks
+    (405), a crash outside an operation (500).
     """
 
     def __init__(self, get_response):
@@ -51,8 +52,7 @@ class ApiErrorsAsJsonMiddleware:
             detail = f"{request.method} is not allowed here; allowed: {allowed}"
         else:
             detail = _reason(status)
-        body = json.dumps({"error": error_code(status), "detail": detail})
-        response.content = body.encode()
+        response.content = json.dumps(error_body(status, detail)).encode()
         response["Content-Type"] = "application/json"
         response["Content-Length"] = str(len(response.content))
         return response
@@ -101,7 +101,7 @@ def _bad_request(request, code, detail):
     """A 400 before any view: the API's JSON error shape under /api/, plain
     text elsewhere."""
     if request.path.startswith("/api/"):
-        body = json.dumps({"error": code, "detail": detail})
+        body = json.dumps(error_body(400, detail, code))
         return HttpResponse(body, status=400, content_type="application/json")
     return HttpResponse(detail, status=400, content_type="text/plain")
 
@@ -135,7 +135,7 @@ class HtmxMessagesMiddleware:
         pending = list(storage)
         if pending:
             html = render_to_string(
-                "hosts/partials/messages.html",
+                "partials/messages.html",
                 {"messages": pending, "oob": True},
                 request=request,
             )

@@ -3,36 +3,25 @@ hosts/buildhosts/commands.py and the Celery tasks it enqueues."""
 
 from ninja import Field, Query, Router, Schema, Status
 
-from hosts.api.errors import MAX_OFFSET, answering
-from hosts.api.schemas import BuildHostIn, BuildHostOut, ErrorOut, ExtendIn
+from hosts.api.schemas.build_hosts import BuildHostIn, BuildHostOut, ExtendIn
+from hosts.api.schemas.common import MAX_LIST_OFFSET, errors
 from hosts.buildhosts import commands as buildhosts
+from hosts.lib.downloads import attachment
 from hosts.models import BuildHost
-from hosts.web import downloads
 
 router = Router(tags=["build hosts"])
 
-ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut}
-CHANGE_ERRORS = {400: ErrorOut, 409: ErrorOut, **ERRORS}
-
-
-def _service_errors():
-    """The build-host service's exceptions as the API's error answers."""
-    return answering(
-        (buildhosts.BuildHostInvalid, 400, "invalid_build_host"),
-        (buildhosts.BuildHostNotFound, 404, None),
-        (buildhosts.BuildHostConflict, 409, None),
-    )
+ERRORS = errors(400, 401, 404)
+CHANGE_ERRORS = errors(400, 401, 404, 409)
 
 
 class BuildHostFilters(Schema):
     state: BuildHost.State | None = Field(None, description="only hosts in this state")
     limit: int = Field(100, ge=1, le=1000, description="at most this many hosts")
-    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="hosts to skip")
+    offset: int = Field(0, ge=0, le=MAX_LIST_OFFSET, description="hosts to skip")
 
 
-@router.get(
-    "/build-hosts", response={200: list[BuildHostOut], 400: ErrorOut, 401: ErrorOut}
-)
+@router.get("/build-hosts", response={200: list[BuildHostOut], **errors(400, 401)})
 def list_build_hosts(request, filters: Query[BuildHostFilters]):
     """Your build hosts (admins: everyone's), newest first, `limit` at a time
     from `offset` (removed hosts stay listed: without a page, each answer
@@ -54,17 +43,15 @@ def create_build_host(request, payload: BuildHostIn):
     `idempotency_key_reused` if the request differs). 409 `cap_reached` when
     the endpoint or you have as many build hosts as allowed."""
     key = request.headers.get("Idempotency-Key", "")
-    with _service_errors():
-        host, _ = buildhosts.create_build_host(
-            request.auth, payload.dict(), idempotency_key=key, request=request
-        )
+    host, _ = buildhosts.create_build_host(
+        request.auth, payload.dict(), idempotency_key=key, request=request
+    )
     return Status(202, host)
 
 
 @router.get("/build-hosts/{build_host_id}", response={200: BuildHostOut, **ERRORS})
 def get_build_host(request, build_host_id: str):
-    with _service_errors():
-        return buildhosts.get_visible(request.auth, build_host_id)
+    return buildhosts.get_visible(request.auth, build_host_id)
 
 
 @router.post(
@@ -73,9 +60,8 @@ def get_build_host(request, build_host_id: str):
     summary="Extend a build host's time to live",
 )
 def extend_build_host(request, build_host_id: str, payload: ExtendIn):
-    with _service_errors():
-        host = buildhosts.get_visible(request.auth, build_host_id)
-        return buildhosts.extend(request.auth, host, payload.minutes, request=request)
+    host = buildhosts.get_visible(request.auth, build_host_id)
+    return buildhosts.extend(request.auth, host, payload.minutes, request=request)
 
 
 @router.delete(
@@ -86,20 +72,20 @@ def extend_build_host(request, build_host_id: str, payload: ExtendIn):
 def remove_build_host(request, build_host_id: str, volumes: str = ""):
     """202: the worker removes the container, and the volumes when
     `volumes=delete` (`keep` leaves them; omitted: the host's policy)."""
-    with _service_errors():
-        host = buildhosts.get_visible(request.auth, build_host_id)
-        host = buildhosts.request_removal(
-            request.auth, host, volumes or None, request=request
-        )
+    host = buildhosts.get_visible(request.auth, build_host_id)
+    host = buildhosts.request_removal(
+        request.auth, host, volumes or None, request=request
+    )
     return Status(202, host)
 
 
 @router.get(
     "/build-hosts/{build_host_id}/tls-bundle",
-    response={200: None, 409: ErrorOut, **ERRORS},
+    response={200: None, **CHANGE_ERRORS},
     summary="The owner's TLS bundle (zip: ca.pem, cert.pem, key.pem)",
 )
 def tls_bundle(request, build_host_id: str):
-    with _service_errors():
-        host = buildhosts.get_visible(request.auth, build_host_id)
-        return downloads.tls_bundle_response(host)
+    host = buildhosts.get_visible(request.auth, build_host_id)
+    return attachment(
+        buildhosts.tls_bundle(host), host.tls_bundle_filename, "application/zip"
+    )

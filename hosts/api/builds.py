@@ -5,23 +5,14 @@ from django.http import HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from hosts.api.errors import MAX_OFFSET, answering
-from hosts.api.schemas import BuildOut, ErrorOut
-from hosts.buildhosts import commands as buildhosts
+from hosts.api.schemas.builds import BuildOut
+from hosts.api.schemas.common import errors
 from hosts.builds import commands as builds
 from hosts.builds import logs as buildlogs
 
 router = Router(tags=["builds"])
 
-ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut}
-
-
-def _service_errors():
-    return answering(
-        (builds.BuildInvalid, 400, "invalid_build"),
-        (builds.BuildNotFound, 404, None),
-        (buildhosts.BuildHostConflict, 409, None),
-    )
+ERRORS = errors(400, 401, 404)
 
 
 class BuildForm(Schema):
@@ -43,16 +34,15 @@ class BuildForm(Schema):
 
 @router.post(
     "/builds",
-    response={202: BuildOut, 400: ErrorOut, 409: ErrorOut, **ERRORS},
+    response={202: BuildOut, **errors(400, 401, 404, 409)},
     summary="Build (and push) an image",
 )
 def create_build(request, form: Form[BuildForm], context: File[UploadedFile] = None):
     """multipart/form-data: `context` (tar or tar.gz) or `dockerfile_text`;
     202: the worker builds it; follow GET /builds/{id} and its log."""
-    with _service_errors():
-        build = builds.create_build(
-            request.auth, form.dict(), upload=context, request=request
-        )
+    build = builds.create_build(
+        request.auth, form.dict(), upload=context, request=request
+    )
     return Status(202, build)
 
 
@@ -60,7 +50,7 @@ class BuildFilters(Schema):
     state: str = ""
 
 
-@router.get("/builds", response={200: list[BuildOut], 400: ErrorOut, 401: ErrorOut})
+@router.get("/builds", response={200: list[BuildOut], **errors(400, 401)})
 def list_builds(request, filters: Query[BuildFilters]):
     """Your builds (admins: everyone's), newest first, at most 200."""
     found = builds.visible_to(request.auth)
@@ -71,12 +61,13 @@ def list_builds(request, filters: Query[BuildFilters]):
 
 @router.get("/builds/{build_id}", response={200: BuildOut, **ERRORS})
 def get_build(request, build_id: str):
-    with _service_errors():
-        return builds.get_visible(request.auth, build_id)
+    return builds.get_visible(request.auth, build_id)
 
 
 class LogQuery(Schema):
-    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="bytes already read")
+    offset: int = Field(
+        0, ge=0, le=buildlogs.MAX_LOG_OFFSET, description="bytes already read"
+    )
 
 
 @router.get(
@@ -87,8 +78,7 @@ class LogQuery(Schema):
 def build_log(request, build_id: str, params: Query[LogQuery]):
     """text/plain, at most 64 KiB from `offset`; header `X-Next-Offset` is the
     offset to ask for next, and `X-Build-State` whether more may come."""
-    with _service_errors():
-        build = builds.get_visible(request.auth, build_id)
+    build = builds.get_visible(request.auth, build_id)
     data, next_offset = buildlogs.read(build.pk, params.offset)
     response = HttpResponse(data, content_type="text/plain; charset=utf-8")
     response["X-Next-Offset"] = str(next_offset)
@@ -102,6 +92,5 @@ def build_log(request, build_id: str, params: Query[LogQuery]):
     summary="Cancel a build",
 )
 def cancel_build(request, build_id: str):
-    with _service_errors():
-        build = builds.get_visible(request.auth, build_id)
-        return Status(202, builds.cancel(request.auth, build, request=request))
+    build = builds.get_visible(request.auth, build_id)
+    return Status(202, builds.cancel(request.auth, build, request=request))

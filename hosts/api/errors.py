@@ -1,10 +1,12 @@
-"""The API's one error shape: `{"error": code, "detail": text}`.
+"""The API's one error shape, `{"error": code, "detail": text}`, and the one
+place errors become answers.
 
+The project's own errors (hosts/core/errors.py) answer with the status of
+their kind and their own `code`; ninja's and Django's with the status's code.
 Bad input is a 400 with a readable detail, never a 500; an unexpected crash is
 logged with its traceback and answered with a bare `internal` error.
 """
 
-import contextlib
 import logging
 
 from django.conf import settings
@@ -16,11 +18,11 @@ from django.core.exceptions import (
 from django.http import Http404
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-logger = logging.getLogger(__name__)
+from hosts.core.errors import (
+    DchwebError,
+)
 
-# The largest list or log offset asked for: beyond it a database (or seek)
-# overflows, and no list or log is that long.
-MAX_OFFSET = 2**62
+logger = logging.getLogger(__name__)
 
 ERROR_CODES = {
     400: "bad_request",
@@ -37,41 +39,13 @@ ERROR_CODES = {
 
 
 def error_code(status: int) -> str:
+    """The code of an answer that has no more precise one."""
     return ERROR_CODES.get(status, "internal" if status >= 500 else "bad_request")
 
 
-class ApiError(Exception):
-    """Raised by API code for an answer other than success."""
-
-    def __init__(self, status: int, detail: str, code: str | None = None):
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.code = code or error_code(status)
-
-
-def forbidden(detail: str = "you may not do this") -> ApiError:
-    return ApiError(403, detail)
-
-
-def not_found(detail: str = "not found") -> ApiError:
-    return ApiError(404, detail)
-
-
-@contextlib.contextmanager
-def answering(*rules):
-    """Turn a service's exceptions into API answers. Each rule is
-    (exception class, status, code or None: the exception's own `code`, else
-    the status's); the detail is the exception's `message`, else its text."""
-    try:
-        yield
-    except Exception as error:
-        for kind, status, code in rules:
-            if isinstance(error, kind):
-                detail = getattr(error, "message", None) or str(error)
-                code = code or getattr(error, "code", None)
-                raise ApiError(status, detail, code=code) from None
-        raise
+def error_body(status: int, detail: str, code: str | None = None) -> dict:
+    """The error shape, here and in hosts.middleware (errors outside ninja)."""
+    return {"error": code or error_code(status), "detail": detail}
 
 
 def describe_validation_errors(errors: list[dict]) -> str:
@@ -91,17 +65,17 @@ def install(api) -> None:
 
     def respond(request, status, detail, code=None, headers=None):
         response = api.create_response(
-            request,
-            {"error": code or error_code(status), "detail": detail},
-            status=status,
+            request, error_body(status, detail, code), status=status
         )
         for name, value in (headers or {}).items():
             response[name] = value
         return response
 
-    @api.exception_handler(ApiError)
-    def on_api_error(request, exc):
-        return respond(request, exc.status, exc.detail, exc.code)
+    @api.exception_handler(DchwebError)
+    def on_dchweb_error(request, exc):
+        if type(exc) is DchwebError:  # a bug: no kind says what went wrong
+            return on_unexpected(request, exc)
+        return respond(request, exc.status, exc.message, exc.code)
 
     @api.exception_handler(AuthenticationError)
     def on_authentication_error(request, exc):
@@ -115,9 +89,9 @@ def install(api) -> None:
     @api.exception_handler(HttpError)
     def on_http_error(request, exc):
         # Ninja wraps whatever the body parser raised in "Cannot parse request
-        # body"; the parser's own refusal says more.
-        if isinstance(exc.__cause__, ApiError):
-            return on_api_error(request, exc.__cause__)
+        # body"; the parser's own refusal (hosts/api/parser.py) says more.
+        if isinstance(exc.__cause__, DchwebError):
+            return on_dchweb_error(request, exc.__cause__)
         return respond(request, exc.status_code, str(exc))
 
     @api.exception_handler(ValidationError)

@@ -8,8 +8,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from hosts.core import audit
-from hosts.core.errors import Conflict
-from hosts.lib.x509 import CertificateInvalid, parse_certificate_bundle
+from hosts.core.errors import Conflict, Invalid
+from hosts.lib import x509
 from hosts.models import Certificate
 
 __all__ = [
@@ -21,6 +21,14 @@ __all__ = [
 ]
 
 NAME_MAX_LENGTH = Certificate._meta.get_field("name").max_length
+
+
+class CertificateInvalid(Invalid, x509.CertificateInvalid):
+    """A name, PEM or key dchweb will not store (400 `invalid_certificate`).
+    The parser (hosts/lib, which cannot know core's errors) raises its own
+    CertificateInvalid; this one is both, so callers may catch either."""
+
+    code = "invalid_certificate"
 
 
 class CertificateNameTaken(Conflict):
@@ -59,7 +67,10 @@ def create_certificate(
         raise CertificateInvalid(
             f"the name is longer than {NAME_MAX_LENGTH} characters"
         )
-    parsed = parse_certificate_bundle(pem or "", private_key_pem)
+    try:
+        parsed = x509.parse_certificate_bundle(pem or "", private_key_pem)
+    except x509.CertificateInvalid as error:
+        raise CertificateInvalid(error.message) from None
     if Certificate.objects.filter(name=name).exists():
         raise CertificateNameTaken(name)
     certificate = Certificate(

@@ -1,0 +1,81 @@
+from datetime import datetime
+
+from ninja import Field, Schema
+
+
+class BuildHostIn(Schema):
+    endpoint_id: int
+    registry_ids: list[int] | None = Field(
+        None, description="registries the host must trust; omitted: all"
+    )
+    name: str = ""
+    image: str = Field("", description="omitted: the endpoint's default image")
+    disk_gb: int | None = None
+    ttl_minutes: int | None = None
+    volume_policy: str = Field(
+        "delete", description='"delete", "keep" or "keep_days:N"'
+    )
+
+
+class ExtendIn(Schema):
+    minutes: int = Field(60, ge=1)
+
+
+class BuildHostStepOut(Schema):
+    name: str
+    attempt: int
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    error: str
+    reason: str
+    detail: str
+
+
+class BuildHostOut(Schema):
+    id: str
+    name: str
+    owner: str
+    endpoint_id: int
+    image: str
+    state: str
+    step: str
+    steps: list[BuildHostStepOut]
+    docker_host: str
+    expires_at: datetime
+    volume_policy: str
+    disk_gb: int
+    volumes: list[str]
+    registry_ids: list[int]
+    error: str
+    error_reason: str = Field(
+        description="why it failed, one word: image_not_found, login_refused, "
+        "unknown_authority, connection_refused, timeout, out_of_disk, "
+        "host_exited, not_ready, missing..."
+    )
+    created_at: datetime
+    ready_at: datetime | None
+
+    @staticmethod
+    def resolve_id(host):
+        return str(host.pk)
+
+    @staticmethod
+    def resolve_owner(host):
+        return host.owner.get_username()
+
+    @staticmethod
+    def resolve_steps(host):
+        return list(host.steps.all())
+
+    @staticmethod
+    def resolve_volume_policy(host):
+        return host.policy_label
+
+    @staticmethod
+    def resolve_volumes(host):
+        return host.volume_names
+
+    @staticmethod
+    def resolve_registry_ids(host):
+        return [registry.pk for registry in host.registries.all()]

@@ -1,0 +1,51 @@
+from datetime import datetime
+from typing import Literal
+
+from ninja import Field, Schema
+
+
+class EndpointOut(Schema):
+    id: int
+    name: str
+    docker_url: str
+    tls_mode: str
+    publish_host: str
+    network: str
+    default_image: str
+    volume_store: str
+    max_build_hosts: int
+    health: str
+    last_error: str
+    last_probe_at: datetime | None
+    flavor: str
+    api_version: str
+    last_error_reason: str = Field(
+        description="why the last probe failed, one word: connection_refused, "
+        "timeout, unknown_authority, client_certificate_missing, "
+        "client_certificate_rejected, hostname_mismatch, api_version_unsupported..."
+    )
+    server_version: str
+    os_arch: str
+    volume_stores: list[str]
+    consecutive_failures: int
+    ca_certificate_id: int | None
+    client_certificate_id: int | None
+
+
+class EndpointIn(Schema):
+    """Certificates by id (upload them first: POST /certificates)."""
+
+    name: str = Field(..., min_length=1, max_length=100)
+    docker_url: str = Field(..., description="tcp://host:port or unix:///path")
+    tls_mode: Literal["none", "tls", "tlsverify"] = "tlsverify"
+    ca_certificate_id: int | None = Field(
+        None, description="required with tlsverify: the CA of the engine's cert"
+    )
+    client_certificate_id: int | None = Field(
+        None, description="a certificate uploaded with its private key"
+    )
+    publish_host: str = Field(..., min_length=1, max_length=255)
+    network: str = ""
+    default_image: str = ""
+    volume_store: str = "default"
+    max_build_hosts: int = Field(10, ge=1, le=1000)
