@@ -9,6 +9,11 @@ from django.conf import settings
 
 MAX_CHUNK_BYTES = 64 * 1024
 TAIL_BYTES = 16 * 1024
+# The largest offset a reader may ask for, pages and API alike. It is more
+# than any log holds; beyond it an offset is refused (a 400), not a 500 from a
+# seek or a database integer overflow. 2**53 is the largest integer a
+# JavaScript number holds exactly, so a browser's poller never rounds one.
+MAX_LOG_OFFSET = 2**53
 
 
 def path_of(build_id) -> Path:

@@ -1,26 +1,21 @@
-"""Build forms and lists on pages other than a build's own (home, a build
-host's page): their context is built here, not in hosts/web/views.py."""
+"""The build form on pages other than the build pages (home, a build host's
+page). It renders what it is given and runs no query: lists such as the
+user's builds come from the view's context (hosts/web/contexts.py)."""
 
 from django import template
 
-from hosts.web import builds as build_views
+from hosts.web.contexts import build_form_context
+from hosts.web.forms import BuildForm
 
 register = template.Library()
 
 
-@register.inclusion_tag("hosts/partials/build_form.html", takes_context=True)
+@register.inclusion_tag("hosts/builds/partials/build_form.html", takes_context=True)
 def build_form(context, host=None):
     """Without a host (home): a build on a build host made for it. With one:
     a build on that host, offered once it is ready (until then the form's
     place polls while the host is provisioned)."""
-    form = build_views.BuildForm(host=host)
-    values = build_views.build_form_context(form)
+    values = build_form_context(BuildForm(host=host))
     values["request"] = context.get("request")
     values["csrf_token"] = context.get("csrf_token")
     return values
-
-
-@register.inclusion_tag("hosts/partials/my_builds.html", takes_context=True)
-def my_builds(context):
-    """The signed-in user's newest builds; live while one is not final."""
-    return build_views.my_builds_context(context["request"].user)

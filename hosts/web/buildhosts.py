@@ -15,8 +15,9 @@ from django.views.decorators.vary import vary_on_headers
 from hosts.buildhosts import commands as buildhosts
 from hosts.buildhosts import provisioning
 from hosts.core.permissions import is_admin
+from hosts.lib.downloads import attachment
 from hosts.models import BuildHost
-from hosts.web import downloads, errors
+from hosts.web import errors
 from hosts.web.contexts import with_expiry
 from hosts.web.forms import BuildHostForm
 from hosts.web.htmx import open_page, page_or_fragment, wants_partial
@@ -64,7 +65,7 @@ def build_hosts(request):
     if wants_partial(request):
         return render(
             request,
-            "hosts/buildhosts/partials/build_host_form.html",
+            "hosts/buildhosts/partials/build_host_create.html",
             {"form": form},
             status=status,
         )
@@ -200,7 +201,9 @@ def build_host_tls_bundle(request, build_host_id):
     """The owner's TLS bundle as a zip download (owner and admins only)."""
     host = visible_build_host(request.user, build_host_id)
     try:
-        return downloads.tls_bundle_response(host)
+        return attachment(
+            buildhosts.tls_bundle(host), host.tls_bundle_filename, "application/zip"
+        )
     except buildhosts.BuildHostConflict as error:  # no bundle: its own page
         return render(
             request,

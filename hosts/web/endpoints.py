@@ -54,7 +54,7 @@ def endpoints(request):
     return page_or_fragment(
         request,
         "hosts/endpoints/endpoints.html",
-        "hosts/endpoints/partials/endpoint_form.html",
+        "hosts/endpoints/partials/endpoint_create.html",
         context,
         status=status,
     )

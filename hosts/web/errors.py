@@ -9,30 +9,16 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from hosts.core.errors import (
-    Conflict,
-    DchwebError,
-    Forbidden,
-    NotFound,
-    Unavailable,
-)
-from hosts.lib.x509 import CertificateInvalid
+from hosts.core.errors import DchwebError, Forbidden, NotFound
 
-# What a page shows as a refusal rather than a crash: the project's errors,
-# and the PEM parser's (hosts/lib sits below hosts/core, so it has its own).
-REFUSALS = (DchwebError, CertificateInvalid)
-
-# The status of a page that shows a refused form. Bad input, including a
-# reference to something that is not there, is a 400.
-_FORM_STATUS = ((Conflict, 409), (Forbidden, 403), (Unavailable, 503))
+# What a page shows as a refusal rather than a crash.
+REFUSALS = DchwebError
 
 
 def form_status(error) -> int:
-    """The status of a page showing a form refused for `error`."""
-    for kind, status in _FORM_STATUS:
-        if isinstance(error, kind):
-            return status
-    return 400
+    """The status of a page showing a form refused for `error`: its kind's,
+    except that a reference to something not there is bad input (400)."""
+    return 400 if isinstance(error, NotFound) else error.status
 
 
 def show_on_form(form, error) -> None:

@@ -1,12 +1,39 @@
 """Forms for the pages. They check shape only; the use cases in hosts/
-(e.g. hosts/certificates/commands.py) check meaning and say what is wrong."""
+(e.g. hosts/certificates/commands.py) check meaning and say what is wrong,
+and hosts/web/errors.py puts what they say on the form (`field_for`)."""
+
+from typing import ClassVar
 
 from django import forms
 
-from hosts.models import Certificate, Endpoint, Registry
+from hosts.core.errors import Conflict
+from hosts.images import commands as images
+from hosts.models import Certificate, Endpoint, Registry, Volume
+from hosts.volumes import ledger
+from hosts.volumes.plans import MAX_OLDER_THAN_DAYS
 
 
-class CertificateUploadForm(forms.Form):
+class ServiceForm(forms.Form):
+    """A form a use case checks. The use case names a bad setting by its
+    data key (`error.field`): a key maps to the field of that name unless
+    `service_fields` says otherwise; a conflict lands on `conflict_field`
+    (None: on the whole form), and so does a key the form has no field for."""
+
+    service_fields: ClassVar[dict[str, str | None]] = {}
+    conflict_field: ClassVar[str | None] = None
+
+    def field_for(self, error) -> str | None:
+        if isinstance(error, Conflict):
+            name = self.conflict_field
+        else:
+            key = getattr(error, "field", None)
+            name = self.service_fields.get(key, key)
+        return name if name in self.fields else None
+
+
+class CertificateUploadForm(ServiceForm):
+    conflict_field = "name"  # another certificate has that name
+
     name = forms.CharField(max_length=100)
     pem = forms.CharField(
         label="Certificate (PEM)",
@@ -27,7 +54,7 @@ class CertificateUploadForm(forms.Form):
     )
 
 
-class RegistryForm(forms.Form):
+class RegistryForm(ServiceForm):
     name = forms.CharField(max_length=100)
     address = forms.CharField(
         max_length=255,
@@ -52,8 +79,15 @@ class RegistryForm(forms.Form):
     )
 
 
-class EndpointForm(forms.Form):
+class EndpointForm(ServiceForm):
     """Shape only; hosts/endpoints/commands.py checks the URL and the TLS settings."""
+
+    # The certificates are rows here, ids in the service's data.
+    service_fields: ClassVar = {
+        "ca_certificate_id": "ca_certificate",
+        "client_certificate_id": "client_certificate",
+    }
+    conflict_field = "name"  # another endpoint has that name
 
     name = forms.CharField(max_length=100)
     docker_url = forms.CharField(
@@ -90,19 +124,10 @@ class EndpointForm(forms.Form):
     )
 
 
-# The build-host service names its settings by their data keys.
-_BUILD_HOST_SERVICE_FIELDS = {
-    "endpoint_id": "endpoint",
-    "registry_ids": "registries",
-    "name": "name",
-    "disk_gb": "disk_gb",
-    "ttl_minutes": "ttl_minutes",
-    "volume_policy": "volume_policy",
-}
-
-
-class BuildHostForm(forms.Form):
+class BuildHostForm(ServiceForm):
     """Shape only; hosts/buildhosts/commands.py checks ranges, caps and the endpoint."""
+
+    service_fields: ClassVar = {"endpoint_id": "endpoint", "registry_ids": "registries"}
 
     endpoint = forms.ModelChoiceField(
         queryset=Endpoint.objects.enabled(),
@@ -176,10 +201,224 @@ class BuildHostForm(forms.Form):
             "volume_policy": policy,
         }
 
-    def add_service_error(self, field, message) -> None:
-        name = _BUILD_HOST_SERVICE_FIELDS.get(field)
+    def field_for(self, error) -> str | None:
+        name = super().field_for(error)
+        # "keep_days:<n>" is the policy's value in the service, typed here.
         if name == "volume_policy" and self.cleaned_data.get("volume_policy") == (
             "keep_days"
         ):
-            name = "keep_days"
-        self.add_error(name, message)
+            return "keep_days"
+        return name
+
+
+# --- Builds -------------------------------------------------------------------
+
+
+class BuildForm(ServiceForm):
+    """Shape only; hosts/builds/commands.py checks tags, the context, the arguments,
+    the build host or endpoint, and caps. With `host`, it builds on that
+    build host; without, on an ephemeral one on the chosen endpoint. The
+    fields are named as the service's data keys, so its errors land on them."""
+
+    context = forms.FileField(
+        label="Context archive (tar or tar.gz)",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".tar,.gz,.tgz"}),
+        help_text="The folder to build, with its Dockerfile, as an archive.",
+    )
+    dockerfile_text = forms.CharField(
+        label="…or write a Dockerfile",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 5, "placeholder": "FROM …"}),
+        help_text="Instead of an archive: the Dockerfile alone, no other files.",
+    )
+    dockerfile = forms.CharField(
+        label="Dockerfile path",
+        max_length=255,
+        initial="Dockerfile",
+        help_text="Inside the archive.",
+    )
+    tag = forms.CharField(
+        label="Tag(s)",
+        max_length=2000,
+        widget=forms.TextInput(
+            attrs={"placeholder": "registry.test:5443/default-project/app:1"}
+        ),
+        help_text="One or more, separated by spaces or commas. To push: "
+        "<registry>/<project>/<name>:<tag>.",
+    )
+    build_args = forms.CharField(
+        label="Build arguments (JSON, optional)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": '{"NAME": "value"}'}),
+    )
+    push = forms.BooleanField(
+        label="Push to the registry", required=False, initial=True
+    )
+    endpoint_id = forms.ModelChoiceField(
+        label="Endpoint",
+        queryset=Endpoint.objects.enabled(),
+        empty_label=None,
+        help_text="A build host is made there for this build and removed after it.",
+    )
+    volume_policy = forms.ChoiceField(
+        label="Its volumes afterwards",
+        choices=(("delete", "Delete them"), ("keep", "Keep them")),
+        initial="delete",
+    )
+    build_host_id = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, host=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.host = host
+        if host is not None:
+            del self.fields["endpoint_id"]
+            del self.fields["volume_policy"]
+            self.fields["build_host_id"].initial = host.pk
+        else:
+            del self.fields["build_host_id"]
+
+    @property
+    def place(self) -> str:
+        """The id of the element the form lives in (home or a host's page)."""
+        return "new-build-on-host" if self.host is not None else "new-build"
+
+    def clean(self):
+        cleaned = super().clean()
+        upload, text = cleaned.get("context"), cleaned.get("dockerfile_text")
+        if upload and text and text.strip():
+            self.add_error(
+                "dockerfile_text",
+                "Upload an archive or write a Dockerfile, not both.",
+            )
+        elif not upload and not (text and text.strip()):
+            self.add_error("context", "Upload a context archive or write a Dockerfile.")
+        return cleaned
+
+    def service_data(self) -> dict:
+        data = self.cleaned_data
+        wanted = {
+            "tag": data["tag"],
+            "dockerfile": data["dockerfile"],
+            "dockerfile_text": "" if data.get("context") else data["dockerfile_text"],
+            "build_args": data["build_args"],
+            "push": data["push"],
+        }
+        if self.host is not None:
+            wanted["build_host_id"] = str(self.host.pk)
+        else:
+            wanted["endpoint_id"] = data["endpoint_id"].pk
+            wanted["volume_policy"] = data["volume_policy"]
+        return wanted
+
+    def field_for(self, error) -> str | None:
+        # Without an archive, the context the service means is the Dockerfile.
+        if getattr(error, "field", None) == "context" and not self.cleaned_data.get(
+            "context"
+        ):
+            return "dockerfile_text"
+        name = super().field_for(error)
+        return None if name == "build_host_id" else name
+
+
+class DeployForm(ServiceForm):
+    """Run a pushed build's image on an endpoint (hosts/deployments/commands.py)."""
+
+    service_fields: ClassVar = {"endpoint_id": "endpoint"}
+
+    endpoint = forms.ModelChoiceField(
+        queryset=Endpoint.objects.enabled(),
+        empty_label=None,
+        help_text="Pulls the pushed image by its digest there and runs it.",
+    )
+    command = forms.CharField(
+        max_length=1000,
+        required=False,
+        help_text="Optional: instead of the image's own command.",
+    )
+
+
+# --- Volumes ------------------------------------------------------------------
+
+SORT_COLUMNS = ("name", "size", "age", "status")
+SORT_CHOICES = [("", "Name")] + [
+    (f"{sign}{column}", f"{column} {'descending' if sign else 'ascending'}")
+    for column in SORT_COLUMNS
+    for sign in ("", "-")
+]
+
+
+class VolumeFilterForm(forms.Form):
+    """The page's filters and sort, from the query string (or a rule POST).
+    A bad value is dropped and shown as an error; the others still apply."""
+
+    endpoint = forms.ModelChoiceField(
+        queryset=Endpoint.objects.order_by("name"),
+        required=False,
+        empty_label="All endpoints",
+    )
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *Volume.Status.choices], required=False
+    )
+    owner = forms.CharField(
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"type": "search", "list": "volume-owners", "placeholder": "any"}
+        ),
+    )
+    managed = forms.ChoiceField(
+        choices=[("", "Any"), ("yes", "dchweb's"), ("no", "Not dchweb's")],
+        required=False,
+    )
+    older_than_days = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_OLDER_THAN_DAYS,
+        required=False,
+        widget=forms.NumberInput(attrs={"placeholder": "days", "size": 5}),
+    )
+    sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
+
+    def value(self, name):
+        """The field's clean value, or None when it was bad or empty."""
+        if not hasattr(self, "cleaned_data"):
+            self.is_valid()
+        return self.cleaned_data.get(name) or None
+
+    def volume_filters(self) -> ledger.VolumeFilters:
+        endpoint = self.value("endpoint")
+        managed = self.value("managed")
+        return ledger.VolumeFilters(
+            endpoint_id=endpoint.pk if endpoint else None,
+            status=self.value("status") or "",
+            owner=self.value("owner") or "",
+            managed=None if managed is None else managed == "yes",
+            older_than_days=self.cleaned_data.get("older_than_days"),
+        )
+
+
+# --- Build-host images --------------------------------------------------------
+
+
+class CaImageForm(ServiceForm):
+    """A build-host image with registry CAs in it (hosts/images/commands.py)."""
+
+    endpoint = forms.ModelChoiceField(
+        queryset=Endpoint.objects.enabled(),
+        help_text="Where the ephemeral build host that builds it runs.",
+    )
+    registries = forms.ModelMultipleChoiceField(
+        queryset=Registry.objects.exclude(ca_pem=""),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Their CAs go into /etc/docker/certs.d/ in the image.",
+    )
+    name = forms.CharField(max_length=100, required=False, initial=images.DEFAULT_NAME)
+    tag = forms.CharField(
+        max_length=128, required=False, help_text="Default: a timestamp."
+    )
+
+    def field_for(self, error) -> None:
+        # The page shows every refusal above the form: one may come from the
+        # build that makes the image, about settings this form does not have.
+        return None

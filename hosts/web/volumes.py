@@ -9,9 +9,7 @@ clean-up. An HTMX request gets the fragment it swaps, any other the page.
 import math
 from datetime import UTC, datetime, timedelta
 
-from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, F, Max, Q
 from django.db.models.functions import Coalesce
@@ -26,11 +24,12 @@ from django.views.decorators.http import (
 from django.views.decorators.vary import vary_on_headers
 from kombu.exceptions import OperationalError
 
-from hosts.api.schemas import MAX_DAYS
-from hosts.core.permissions import is_admin
 from hosts.models import CleanupItem, CleanupPlan, Endpoint, Volume
 from hosts.volumes import commands as volumes
 from hosts.volumes import ledger, tasks
+from hosts.web import errors
+from hosts.web.access import admin_required
+from hosts.web.forms import SORT_COLUMNS, VolumeFilterForm
 from hosts.web.htmx import wants_partial
 
 PAGE_SIZE = 50
@@ -45,89 +44,30 @@ SIZES_GRACE_SECONDS = 20
 EXECUTE_FOLLOW = timedelta(minutes=10)
 # Sent (HX-Trigger) when a rescan or a clean-up finished: the ledger reloads.
 LEDGER_CHANGED = "volumes-changed"
+QUEUE_DOWN = "The task queue does not answer: is Redis up? Try again later."
 
-SORT_COLUMNS = ("name", "size", "age", "status")
-SORT_CHOICES = [("", "Name")] + [
-    (f"{sign}{column}", f"{column} {'descending' if sign else 'ascending'}")
-    for column in SORT_COLUMNS
-    for sign in ("", "-")
-]
-
-
-def _admin_only(request):
-    if not is_admin(request.user):
-        raise PermissionDenied("The volume audit is for admins.")
-
-
-class VolumeFilterForm(forms.Form):
-    """The page's filters and sort, from the query string (or a rule POST).
-    A bad value is dropped and shown as an error; the others still apply."""
-
-    endpoint = forms.ModelChoiceField(
-        queryset=Endpoint.objects.order_by("name"),
-        required=False,
-        empty_label="All endpoints",
-    )
-    status = forms.ChoiceField(
-        choices=[("", "Any status"), *Volume.Status.choices], required=False
-    )
-    owner = forms.CharField(
-        max_length=150,
-        required=False,
-        widget=forms.TextInput(
-            attrs={"type": "search", "list": "volume-owners", "placeholder": "any"}
-        ),
-    )
-    managed = forms.ChoiceField(
-        choices=[("", "Any"), ("yes", "dchweb's"), ("no", "Not dchweb's")],
-        required=False,
-    )
-    older_than_days = forms.IntegerField(
-        min_value=0,
-        max_value=MAX_DAYS,
-        required=False,
-        widget=forms.NumberInput(attrs={"placeholder": "days", "size": 5}),
-    )
-    sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
-
-    def value(self, name):
-        """The field's clean value, or None when it was bad or empty."""
-        if not hasattr(self, "cleaned_data"):
-            self.is_valid()
-        return self.cleaned_data.get(name) or None
-
-    def volume_filters(self) -> ledger.VolumeFilters:
-        endpoint = self.value("endpoint")
-        managed = self.value("managed")
-        return ledger.VolumeFilters(
-            endpoint_id=endpoint.pk if endpoint else None,
-            status=self.value("status") or "",
-            owner=self.value("owner") or "",
-            managed=None if managed is None else managed == "yes",
-            older_than_days=self.cleaned_data.get("older_than_days"),
-        )
-
+ADMINS_ONLY = admin_required("The volume audit is for admins.")
 
 # /volumes/ --------------------------------------------------------------------
 
 
 @require_safe
 @vary_on_headers("HX-Request")
+@ADMINS_ONLY
 def volume_list(request):
     """The ledger: filters, sort, 50 a page, totals. The fragment (totals and
     table) reloads itself when a rescan or a clean-up finishes."""
-    _admin_only(request)
     form = VolumeFilterForm(request.GET)
     form.is_valid()
     partial = wants_partial(request)
     context = _ledger_context(request, form, with_owners=not partial)
     if partial:
-        return render(request, "hosts/partials/volume_ledger.html", context)
+        return render(request, "hosts/volumes/partials/volume_ledger.html", context)
     context["form"] = form
     context["owners"] = context["totals"]["owners"]
     context["refresh"] = {"state": "idle"}
     context["plan"] = None
-    return render(request, "hosts/volumes.html", context)
+    return render(request, "hosts/volumes/volumes.html", context)
 
 
 def _ledger_context(request, form, *, with_owners=False):
@@ -192,11 +132,11 @@ def _sort_links(filter_query, sort):
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@ADMINS_ONLY
 def volume_refresh(request):
     """POST: rescan in the background (one endpoint or all), then sizes.
     GET ?since=: how that rescan is going; the fragment polls until the
     ledger is newer than the request (or gives up), then the ledger reloads."""
-    _admin_only(request)
     data = request.POST if request.method == "POST" else request.GET
     endpoint_id = _int_or_none(data.get("endpoint"))
     if endpoint_id is not None and not Endpoint.objects.filter(pk=endpoint_id).exists():
@@ -208,7 +148,7 @@ def volume_refresh(request):
             tasks.refresh_volumes.delay(endpoint_id)
         except OperationalError:
             since = None
-            error = "The task queue does not answer: is Redis up? Try again later."
+            error = QUEUE_DOWN
         if not wants_partial(request):
             if error:
                 messages.error(request, error)
@@ -219,7 +159,7 @@ def volume_refresh(request):
         since = _since(data.get("since"))
     refresh = _refresh_state(since, endpoint_id)
     context = {"refresh": refresh, "endpoint_id": endpoint_id, "error": error}
-    response = render(request, "hosts/partials/volume_refresh.html", context)
+    response = render(request, "hosts/volumes/partials/volume_refresh.html", context)
     if request.method == "GET" and refresh["state"] in ("done", "unsized", "gave_up"):
         response["HX-Trigger"] = LEDGER_CHANGED
     return response
@@ -275,22 +215,24 @@ def _refresh_state(since, endpoint_id):
 
 
 @require_POST
+@ADMINS_ONLY
 def cleanup_plan_create(request):
     """A dry run: from the selected volumes (mode=selection, volume=<id>...)
     or from the page's filters (mode=rule). Answers the plan fragment."""
-    _admin_only(request)
     try:
         rule = _rule_from(request)
         plan = volumes.make_plan(request.user, rule, request=request)
-    except volumes.CleanupInvalid as error:
+    except errors.REFUSALS as error:
         if not wants_partial(request):
-            messages.error(request, f"No plan: {error.message}")
+            errors.show_as_message(request, error, "No plan: {}")
             return redirect("volumes")
         context = {"plan": None, "error": error.message}
-        return render(request, "hosts/partials/cleanup_plan.html", context)
+        return render(request, "hosts/volumes/partials/cleanup_plan.html", context)
     if not wants_partial(request):
         return redirect("cleanup_plan", plan.pk)
-    return render(request, "hosts/partials/cleanup_plan.html", _plan_context(plan))
+    return render(
+        request, "hosts/volumes/partials/cleanup_plan.html", _plan_context(plan)
+    )
 
 
 def _rule_from(request):
@@ -299,8 +241,8 @@ def _rule_from(request):
         return _selection_rule(request.POST.getlist("volume"))
     form = VolumeFilterForm(request.POST)
     if not form.is_valid():
-        field, errors = next(iter(form.errors.items()))
-        raise volumes.CleanupInvalid(f"{field}: {' '.join(errors)}")
+        field, problems = next(iter(form.errors.items()))
+        raise volumes.CleanupInvalid(f"{field}: {' '.join(problems)}")
     filters = form.volume_filters()
     return {
         "endpoint_id": filters.endpoint_id,
@@ -330,43 +272,43 @@ def _selection_rule(values):
 
 @require_safe
 @vary_on_headers("HX-Request")
+@ADMINS_ONLY
 def cleanup_plan(request, plan_id):
     """One plan: its volumes, reasons and bytes; while it executes, the
     fragment polls and shows each volume's result as it comes."""
-    _admin_only(request)
     plan = get_object_or_404(
         CleanupPlan.objects.select_related("planned_by"), pk=plan_id
     )
     context = _plan_context(plan)
     if not wants_partial(request):
-        return render(request, "hosts/volume_plan.html", context)
-    response = render(request, "hosts/partials/cleanup_plan.html", context)
+        return render(request, "hosts/volumes/volume_plan.html", context)
+    response = render(request, "hosts/volumes/partials/cleanup_plan.html", context)
     if request.GET.get("poll") and plan.state == CleanupPlan.State.DONE:
         response["HX-Trigger"] = LEDGER_CHANGED
     return response
 
 
 @require_POST
+@ADMINS_ONLY
 def cleanup_plan_execute(request, plan_id):
     """Execute exactly that plan (in the worker); a plan executed already is
     a message, not an error page."""
-    _admin_only(request)
     plan = get_object_or_404(CleanupPlan, pk=plan_id)
-    error = ""
+    refusal = None
     try:
         plan = volumes.execute(request.user, plan, request=request)
-    except volumes.CleanupInvalid as refused:
-        error = refused.message
+    except errors.REFUSALS as error:
+        refusal = error
     if not wants_partial(request):
-        if error:
-            messages.error(request, f"Not executed: {error}")
+        if refusal:
+            errors.show_as_message(request, refusal, "Not executed: {}")
         else:
             messages.success(request, "Executing the plan.")
         return redirect("cleanup_plan", plan.pk)
     plan = CleanupPlan.objects.select_related("planned_by").get(pk=plan.pk)
     context = _plan_context(plan)
-    context["error"] = error
-    return render(request, "hosts/partials/cleanup_plan.html", context)
+    context["error"] = refusal.message if refusal else ""
+    return render(request, "hosts/volumes/partials/cleanup_plan.html", context)
 
 
 def _plan_context(plan):
