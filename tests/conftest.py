@@ -197,21 +197,6 @@ def stop_process(process, timeout=20):
         process.wait(timeout)
 
 
-@pytest.fixture
-def admin(django_user_model):
-    """A member of the admins group (not a superuser: the group is what counts)."""
-    from django.contrib.auth.models import Group
-
-    from hosts.accounts import commands as accounts
-    from hosts.core.permissions import ADMINS_GROUP
-
-    # A transactional test flushes the groups the migrations made: make them.
-    accounts.ensure_groups()
-    user = django_user_model.objects.create_user("root", password="root-password-1")
-    user.groups.add(Group.objects.get(name=ADMINS_GROUP))
-    return user
-
-
 @pytest.fixture(scope="session")
 def tls_world():
     """A CA for a TLS engine, its certificates, and a stranger CA."""
@@ -294,10 +279,65 @@ def registry(devstack):
 
 
 @pytest.fixture
+def data_dir(settings, tmp_path):
+    """Uploaded contexts and build logs land in the test's own folder."""
+    settings.DCHWEB_DATA_DIR = tmp_path / "data"
+    return settings.DCHWEB_DATA_DIR
+
+
+# --- The cast: who the tests act as ------------------------------------------------
+#
+# alice is a developer, bob another developer, root an admin through the
+# `admins` group (not a superuser), so the tests exercise the group rule rather
+# than is_superuser. Passwords are `<username>-password-1`. Every fixture makes
+# the groups first (a transactional test flushes the ones the migrations made).
+
+
+@pytest.fixture
 def developer(django_user_model):
     from tests.support import world
 
-    return world.developer(django_user_model)
+    return world.developer(django_user_model, "alice")
+
+
+@pytest.fixture
+def other_developer(django_user_model):
+    from tests.support import world
+
+    return world.developer(django_user_model, "bob")
+
+
+@pytest.fixture
+def admin(django_user_model):
+    from tests.support import world
+
+    return world.admin(django_user_model, "root")
+
+
+@pytest.fixture
+def developer_token(developer):
+    from tests.support import world
+
+    return world.api_token(developer)
+
+
+@pytest.fixture
+def admin_token(admin):
+    from tests.support import world
+
+    return world.api_token(admin)
+
+
+@pytest.fixture
+def api_get(client):
+    """GET an API path with an optional bearer token."""
+
+    def get(path, token=None, **extra):
+        if token is not None:
+            extra["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return client.get(path, **extra)
+
+    return get
 
 
 @pytest.fixture

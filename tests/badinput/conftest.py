@@ -1,6 +1,6 @@
-"""Fixtures for the bad-input suite: API tokens for an admin and a developer,
-and a Celery queue of the test's own, so tasks the fuzzed requests enqueue
-wait there (no worker listens on it) and a `make run` worker never takes them.
+"""Fixtures for the bad-input suite: a Celery queue of the test's own, so tasks
+the fuzzed requests enqueue wait there (no worker listens on it) and a
+`make run` worker never takes them.
 """
 
 import contextlib
@@ -27,24 +27,6 @@ def throwaway_queue():
 
 
 @pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    """Uploaded contexts and build logs land in the test's own folder."""
-    settings.DCHWEB_DATA_DIR = tmp_path / "data"
-    return settings.DCHWEB_DATA_DIR
-
-
-def token_for(user):
-    from hosts.accounts import commands as accounts
-
-    _, plaintext = accounts.create_api_token(user, "badinput", actor=None, source="cli")
-    return plaintext
-
-
-@pytest.fixture
-def admin_token(admin):
-    return token_for(admin)
-
-
-@pytest.fixture
-def developer_token(developer):
-    return token_for(developer)
+def data_dir(data_dir):
+    """Every bad-input test has its own data folder (tests/conftest.py)."""
+    return data_dir

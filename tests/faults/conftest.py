@@ -4,7 +4,6 @@ database says. Each is bounded in time and repairs what it broke."""
 
 import os
 import signal
-import time
 import uuid
 
 import pytest
@@ -44,13 +43,3 @@ def worker():
     yield killable
     killable.stop()
     app.conf.task_default_queue = previous
-
-
-def wait_until(check, what, timeout=90, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")

@@ -1,9 +1,10 @@
-"""The devstack as dchweb rows: its endpoint, its registry, a developer."""
+"""The devstack as dchweb rows (its endpoint, its registry) and the cast's users
+and API tokens (the fixtures in tests/conftest.py use these)."""
 
 from django.contrib.auth.models import Group
 
 from hosts.accounts import commands as accounts
-from hosts.core.permissions import DEVELOPERS_GROUP
+from hosts.core.permissions import ADMINS_GROUP, DEVELOPERS_GROUP
 from hosts.models import Endpoint, Registry
 
 
@@ -47,8 +48,35 @@ def devstack_registry(devstack, *, with_ca=True, password=None):
     return registry
 
 
-def developer(django_user_model, username="dev", password="dev-password-1"):
+def user(django_user_model, username, group):
+    """A user in one of the groups the migrations make (`developers`, `admins`),
+    its password `<username>-password-1`. The groups are made first: a
+    transactional test flushes the ones the migrations made."""
     accounts.ensure_groups()
-    user = django_user_model.objects.create_user(username, password=password)
-    user.groups.add(Group.objects.get(name=DEVELOPERS_GROUP))
-    return user
+    made = django_user_model.objects.create_user(
+        username, password=f"{username}-password-1"
+    )
+    made.groups.add(Group.objects.get(name=group))
+    return made
+
+
+def developer(django_user_model, username="alice"):
+    return user(django_user_model, username, DEVELOPERS_GROUP)
+
+
+def admin(django_user_model, username="root"):
+    """A member of the admins group (not a superuser: the group is what counts)."""
+    return user(django_user_model, username, ADMINS_GROUP)
+
+
+def api_token(user, name="tests"):
+    """The plaintext of a new API token for `user`."""
+    _, plaintext = accounts.create_api_token(user, name, actor=None, source="cli")
+    return plaintext
+
+
+def api_client(user):
+    """A test client that calls the API with a new token of `user`'s."""
+    from django.test import Client
+
+    return Client(HTTP_AUTHORIZATION=f"Bearer {api_token(user)}")

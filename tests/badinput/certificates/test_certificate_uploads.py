@@ -4,21 +4,13 @@ row, no audit event). What tests/unit already covers (bad, expired,
 mismatched PEM) is not repeated here."""
 
 import base64
-import gzip
 import json
 import os
-import tarfile
-import time
-from unittest import mock
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.utils import timezone
 
-from hosts.builds import contexts
-from hosts.models import AuditEvent, Build, BuildHost, Certificate, Endpoint, Registry
-from tests.support.contexts import archive
+from hosts.models import AuditEvent, Certificate
 from tests.support.world import api_token
 
 pytestmark = [pytest.mark.badinput, pytest.mark.django_db, pytest.mark.timeout(120)]

@@ -25,9 +25,9 @@ from hosts.models import (
     Endpoint,
     Registry,
 )
-from tests.badinput.conftest import token_for
 from tests.support import pki
 from tests.support.browser import sign_in
+from tests.support.world import api_token
 
 pytestmark = [
     pytest.mark.badinput,
@@ -154,7 +154,7 @@ def test_a_build_log_from_the_api_is_never_html(client, admin, hostile_rows):
     build = hostile_rows["build"]
     response = client.get(
         f"/api/v1/builds/{build.pk}/log",
-        HTTP_AUTHORIZATION=f"Bearer {token_for(admin)}",
+        HTTP_AUTHORIZATION=f"Bearer {api_token(admin)}",
     )
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")

@@ -44,7 +44,7 @@ from hosts.models import (
     Registry,
 )
 from hosts.registries import commands as registries
-from tests.badinput.conftest import token_for
+from tests.support.world import api_token
 
 pytestmark = [
     pytest.mark.badinput,
@@ -172,7 +172,7 @@ def fuzz(schema, headers, mode, ids):
 def test_the_api_answers_as_its_schema_says(api_schema, request, role, mode):
     user = request.getfixturevalue(role)
     ids = real_rows(user)
-    headers = {"Authorization": f"Bearer {token_for(user)}"}
+    headers = {"Authorization": f"Bearer {api_token(user)}"}
 
     operations, failures = fuzz(api_schema, headers, mode, ids)
 

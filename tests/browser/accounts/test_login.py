@@ -5,27 +5,23 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_login_leads_to_home_with_the_users_name(live_server, page, django_user_model):
-    django_user_model.objects.create_user("ada", password="correct horse battery")
+def test_login_leads_to_home_with_the_users_name(live_server, page, developer):
 
     page.goto(f"{live_server.url}/")
     assert "/accounts/login/" in page.url
 
-    page.fill("input[name=username]", "ada")
-    page.fill("input[name=password]", "correct horse battery")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "alice-password-1")
     page.click("button[type=submit]")
 
     page.wait_for_url(f"{live_server.url}/")
-    assert "Signed in as ada" in page.text_content("body")
+    assert "Signed in as alice" in page.text_content("body")
 
 
-def test_wrong_password_stays_on_login_with_a_message(
-    live_server, page, django_user_model
-):
-    django_user_model.objects.create_user("ada", password="correct horse battery")
+def test_wrong_password_stays_on_login_with_a_message(live_server, page, developer):
 
     page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", "ada")
+    page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "wrong")
     page.click("button[type=submit]")
 

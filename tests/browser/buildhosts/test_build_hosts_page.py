@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from hosts.buildhosts import provisioning
-from hosts.core import installation
 from hosts.models import BuildHost
 from tests.support import world
 from tests.support.browser import sign_in
@@ -110,18 +109,6 @@ def slow_engine(devstack):
     proxy.close()
 
 
-@pytest.fixture
-def leftovers(engine):
-    """Whatever this installation left on the engine goes, after the test
-    has had its say about it."""
-    yield
-    label = f"io.dchweb.installation={installation.installation_id()}"
-    for container in engine.containers.list(all=True, filters={"label": label}):
-        container.remove(force=True, v=True)
-    for volume in engine.volumes.list(filters={"label": label}):
-        volume.remove(force=True)
-
-
 def test_a_build_host_from_the_page_to_ready_to_removed(
     live_server,
     page,
@@ -129,15 +116,14 @@ def test_a_build_host_from_the_page_to_ready_to_removed(
     devstack,
     build_host_image,
     engine,
-    django_user_model,
+    developer,
     slow_engine,
     tmp_path,
     leftovers,
 ):
     endpoint = world.devstack_endpoint(devstack, docker_url=slow_engine.url)
     registry = world.devstack_registry(devstack)
-    world.developer(django_user_model)
-    sign_in(page, live_server, "dev", "dev-password-1")
+    sign_in(page, live_server, "alice", "alice-password-1")
     page.on("dialog", lambda dialog: dialog.accept())
 
     # Ask for one.

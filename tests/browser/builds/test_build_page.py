@@ -55,7 +55,7 @@ def test_a_build_on_a_host_shows_its_log_live_and_its_end(
     assert host.state == BuildHost.State.READY, host.error
     context = tmp_path / "context.tar"
     context.write_bytes(slow_context(busybox, seconds=4))
-    sign_in(page, live_server, "dev", "dev-password-1")
+    sign_in(page, live_server, "alice", "alice-password-1")
 
     page.goto(f"{live_server.url}/build-hosts/{host.pk}/")
     form = page.locator("#new-build-on-host form.build-form")
@@ -119,7 +119,7 @@ def test_a_build_from_home_pushes_and_deploys_by_digest(
     context = tmp_path / "hello.tar.gz"
     context.write_bytes(hello_context(busybox, text="hello from the page"))
     tag = f"{registry.address}/default-project/dchweb-ui-hello:1"
-    sign_in(page, live_server, "dev", "dev-password-1")
+    sign_in(page, live_server, "alice", "alice-password-1")
 
     page.click("#new-build summary")
     form = page.locator("#new-build form.build-form")

@@ -8,14 +8,11 @@ from tests.support.browser import sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_endpoint_health_on_home_updates_without_a_reload(
-    live_server, page, django_user_model
-):
-    django_user_model.objects.create_user("ada", password="correct horse battery")
+def test_endpoint_health_on_home_updates_without_a_reload(live_server, page, developer):
     endpoint = Endpoint.objects.create(
         name="alpha", docker_url="unix:///nowhere.sock", health=Endpoint.Health.OFF
     )
-    sign_in(page, live_server, "ada", "correct horse battery")
+    sign_in(page, live_server, "alice", "alice-password-1")
     health = page.locator("#endpoint-health .badge")
     assert health.text_content().strip() == "Off"
     # A full reload would drop this marker; an HTMX swap keeps it.

@@ -2,7 +2,6 @@
 sees the result appear without a reload."""
 
 import pytest
-from django.contrib.auth.models import Group
 
 from hosts.registries import commands as registries
 
@@ -14,10 +13,8 @@ pytestmark = [
 
 
 def test_admin_checks_the_devstack_registry_without_a_reload(
-    live_server, page, django_user_model, devstack
+    live_server, page, admin, devstack
 ):
-    admin = django_user_model.objects.create_user("grace", password="correct horse 42")
-    admin.groups.add(Group.objects.get_or_create(name="admins")[0])
     registry = registries.create_registry(
         None,
         name="devstack",
@@ -29,8 +26,8 @@ def test_admin_checks_the_devstack_registry_without_a_reload(
     )
 
     page.goto(f"{live_server.url}/accounts/login/?next=/registries/")
-    page.fill("input[name=username]", "grace")
-    page.fill("input[name=password]", "correct horse 42")
+    page.fill("input[name=username]", "root")
+    page.fill("input[name=password]", "root-password-1")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/registries/")
 

@@ -23,7 +23,7 @@ from hosts.builds import logs as buildlogs
 from hosts.core import installation
 from hosts.models import Build, BuildHost
 from hosts.ops import tasks
-from tests.faults.conftest import wait_until
+from tests.conftest import ROOT
 from tests.support import world
 from tests.support.contexts import hello_context, slow_context
 from tests.support.hostcheck import (
@@ -34,10 +34,9 @@ from tests.support.hostcheck import (
     wait_settled,
 )
 from tests.support.proxy import SocketProxy
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def redis_pid():

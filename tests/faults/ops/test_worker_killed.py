@@ -13,9 +13,9 @@ from hosts.core import installation
 from hosts.models import Build, BuildHost, CleanupPlan
 from hosts.volumes import commands as volumes
 from hosts.volumes import ledger
-from tests.faults.conftest import wait_until
 from tests.support.contexts import slow_context
 from tests.support.hostcheck import engine_objects, new_host, wait_settled
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

@@ -12,7 +12,6 @@ import pytest
 import requests
 from django.test import Client
 
-from hosts.accounts import commands as accounts
 from hosts.buildhosts import commands as buildhosts
 from hosts.buildhosts import provisioning
 from hosts.core import installation
@@ -57,7 +56,7 @@ def test_provisioned_host_is_ready_trusted_and_behind_mutual_tls(
     assert labels["io.dchweb.managed"] == "true"
     assert labels["io.dchweb.installation"] == installation.installation_id()
     assert labels["io.dchweb.build-host"] == str(host.pk)
-    assert labels["io.dchweb.owner"] == "dev"
+    assert labels["io.dchweb.owner"] == "alice"
     assert {
         volume.name: volume.attrs["Labels"]["io.dchweb.role"] for volume in volumes
     } == {
@@ -151,15 +150,17 @@ def api(client, token):
     return call
 
 
-def token_for(user):
-    return accounts.create_api_token(user, "test", actor=user, source="cli")[1]
-
-
 def test_through_the_api_with_an_idempotency_key_and_only_for_its_owner(
-    celery_worker, engine, endpoint, registry, developer, django_user_model, leftovers
+    celery_worker,
+    engine,
+    endpoint,
+    registry,
+    developer_token,
+    other_developer,
+    leftovers,
 ):
-    owner = api(Client(), token_for(developer))
-    stranger = api(Client(), token_for(world.developer(django_user_model, "eve")))
+    owner = api(Client(), developer_token)
+    stranger = api(Client(), world.api_token(other_developer))
     body = {"endpoint_id": endpoint.pk, "registry_ids": [registry.pk], "name": "ci-1"}
 
     first = owner("post", "/build-hosts", body, HTTP_IDEMPOTENCY_KEY="job-42")

@@ -10,7 +10,6 @@ from hosts.models import AuditEvent, BuildHost
 from tests.support.hostcheck import (
     bundle_dir,
     engine_objects,
-    new_host,
     wait_answering,
     wait_settled,
 )
@@ -21,13 +20,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def no_grace(settings):
     settings.DCHWEB_RECONCILE_GRACE_SECONDS = 0
-
-
-@pytest.fixture
-def ready_host(celery_worker, endpoint, registry, developer, leftovers):
-    host = wait_settled(new_host(developer, endpoint, registry_ids=[registry.pk]))
-    assert host.state == BuildHost.State.READY, host.error
-    return host
 
 
 @pytest.fixture
@@ -50,7 +42,7 @@ def test_adopts_a_labelled_container_the_database_lost_and_ignores_others(
 
     adopted = BuildHost.objects.get(pk=lost_id)
     assert adopted.adopted and adopted.state == BuildHost.State.READY
-    assert adopted.owner.username == "dev"
+    assert adopted.owner.username == "alice"
     assert adopted.port == ready_host.port
     assert summary["adopted"] == [ready_host.container_name]
     assert summary["database"] == summary["engine"] == 1
@@ -169,12 +161,12 @@ def test_kept_volumes_are_removed_when_their_days_are_up(
 def test_the_reaper_removes_expired_hosts_by_their_policy(ready_host, engine):
     from django.utils import timezone
 
-    from hosts.buildhosts import commands as buildhosts
     from hosts.models import AuditEvent
+    from hosts.ops import tasks
 
     BuildHost.objects.filter(pk=ready_host.pk).update(expires_at=timezone.now())
 
-    assert buildhosts.reap_expired() == 1
+    assert tasks.reap_expired_hosts() == 1
     host = wait_settled(ready_host)
 
     assert host.state == BuildHost.State.REMOVED

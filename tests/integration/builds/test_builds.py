@@ -2,59 +2,24 @@
 built, pushed, verified in the registry, and pulled back by its digest."""
 
 import time
-import uuid
 
 import pytest
 from django.test import Client
 
-from hosts.accounts import commands as accounts
 from hosts.builds import contexts
 from hosts.builds import logs as buildlogs
 from hosts.models import AuditEvent, Build, BuildHost
 from tests.support import world
+from tests.support.builds import post_build, unique_tag, wait_final
 from tests.support.contexts import archive, hello_context, plain, slow_context, symlink
-from tests.support.hostcheck import engine_objects, new_host, wait_settled
+from tests.support.hostcheck import engine_objects, wait_settled
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-BUILD_TIMEOUT = 300
-
 
 @pytest.fixture
-def ready_host(celery_worker, endpoint, registry, developer, leftovers):
-    host = wait_settled(new_host(developer, endpoint, registry_ids=[registry.pk]))
-    assert host.state == BuildHost.State.READY, host.error
-    return host
-
-
-@pytest.fixture
-def as_developer(developer):
-    token = accounts.create_api_token(developer, "t", actor=developer, source="cli")[1]
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-
-
-def unique_tag(devstack, name="hello"):
-    return f"{devstack['registry']}/default-project/{name}-{uuid.uuid4().hex[:8]}:1"
-
-
-def post_build(client, context: bytes | None, **fields):
-    data = {key: str(value) for key, value in fields.items()}
-    if context is not None:
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
-        data["context"] = SimpleUploadedFile("context.tar.gz", context)
-    return client.post("/api/v1/builds", data=data)
-
-
-def wait_final(build_id, timeout=BUILD_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        build = Build.objects.get(pk=build_id)
-        if build.is_final:
-            return build
-        time.sleep(0.5)
-    log = buildlogs.tail(build_id)[0]
-    pytest.fail(f"build stayed {build.state} for {timeout} s; log:\n{log}")
+def as_developer(developer_token):
+    return Client(HTTP_AUTHORIZATION=f"Bearer {developer_token}")
 
 
 def test_built_pushed_and_pulled_back_by_the_reported_digest(
@@ -223,7 +188,7 @@ def test_a_hostile_archive_is_refused_and_nothing_is_built(
 
 
 def test_another_developer_cannot_read_a_build_or_its_log(
-    ready_host, as_developer, devstack, busybox, django_user_model
+    ready_host, as_developer, devstack, busybox, other_developer
 ):
     answer = post_build(
         as_developer,
@@ -233,9 +198,7 @@ def test_another_developer_cannot_read_a_build_or_its_log(
         push="false",
     )
     build_id = answer.json()["id"]
-    eve = world.developer(django_user_model, "eve")
-    token = accounts.create_api_token(eve, "t", actor=eve, source="cli")[1]
-    stranger = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    stranger = world.api_client(other_developer)
 
     assert stranger.get(f"/api/v1/builds/{build_id}").status_code == 404
     assert stranger.get(f"/api/v1/builds/{build_id}/log").status_code == 404

@@ -6,7 +6,6 @@ import uuid
 
 import pytest
 
-from hosts.accounts import commands as accounts
 from hosts.models import Build, BuildHost
 from tests.conftest import ROOT
 
@@ -29,17 +28,12 @@ def run_script(live_server, token, context_dir, tag, endpoint):
     )
 
 
-@pytest.fixture
-def token(developer):
-    return accounts.create_api_token(developer, "ci", actor=developer, source="cli")[1]
-
-
 def test_the_ci_script_builds_pushes_and_prints_the_digest(
     live_server,
     celery_worker,
     endpoint,
     registry,
-    token,
+    developer_token,
     busybox,
     devstack,
     tmp_path,
@@ -51,7 +45,7 @@ def test_the_ci_script_builds_pushes_and_prints_the_digest(
     (tmp_path / "busybox").write_bytes(busybox)
     tag = f"{devstack['registry']}/default-project/ci-{uuid.uuid4().hex[:8]}:1"
 
-    done = run_script(live_server, token, tmp_path, tag, endpoint)
+    done = run_script(live_server, developer_token, tmp_path, tag, endpoint)
 
     assert done.returncode == 0, done.stderr + done.stdout
     build = Build.objects.get()
@@ -64,12 +58,19 @@ def test_the_ci_script_builds_pushes_and_prints_the_digest(
 
 
 def test_the_ci_script_fails_with_dchwebs_reason(
-    live_server, celery_worker, endpoint, registry, token, devstack, tmp_path, leftovers
+    live_server,
+    celery_worker,
+    endpoint,
+    registry,
+    developer_token,
+    devstack,
+    tmp_path,
+    leftovers,
 ):
     (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY missing-file /x\n")
     tag = f"{devstack['registry']}/default-project/ci-{uuid.uuid4().hex[:8]}:1"
 
-    done = run_script(live_server, token, tmp_path, tag, endpoint)
+    done = run_script(live_server, developer_token, tmp_path, tag, endpoint)
 
     assert done.returncode == 1
     assert "failed" in done.stderr and "missing-file" in done.stderr

@@ -1,40 +1,24 @@
 """The seed's preferred method (a build-host image with the registry CA
 embedded) and its workflow step 4 (run the pushed image on an endpoint)."""
 
-import time
 import uuid
 
 import pytest
-from django.test import Client
 
-from hosts.accounts import commands as accounts
 from hosts.models import BuildHost, BuildHostImage, Deployment
-from tests.integration.test_builds import post_build, unique_tag, wait_final
+from tests.support import world
+from tests.support.builds import post_build, unique_tag, wait_final
 from tests.support.contexts import hello_context
 from tests.support.hostcheck import engine_objects, new_host, wait_settled
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def client_for(user):
-    token = accounts.create_api_token(user, "t", actor=user, source="cli")[1]
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-
-
-def wait_for(check, what, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def test_a_ca_image_serves_build_hosts_without_copying_the_ca(
     celery_worker, endpoint, registry, admin, developer, engine, devstack, leftovers
 ):
-    as_admin = client_for(admin)
+    as_admin = world.api_client(admin)
     answer = as_admin.post(
         "/api/v1/build-host-images",
         data={
@@ -79,7 +63,7 @@ def test_a_pushed_image_is_deployed_by_digest_shown_and_removed(
     celery_worker, endpoint, registry, developer, engine, devstack, busybox, leftovers
 ):
     host = wait_settled(new_host(developer, endpoint, registry_ids=[registry.pk]))
-    as_developer = client_for(developer)
+    as_developer = world.api_client(developer)
     tag = unique_tag(devstack, "deployed")
     built = post_build(
         as_developer,
@@ -103,7 +87,9 @@ def test_a_pushed_image_is_deployed_by_digest_shown_and_removed(
         shown = as_developer.get(f"/api/v1/deployments/{deployment_id}").json()
         return shown if shown["state"] in ("exited", "failed") else None
 
-    shown = wait_for(exited, "the deployment to run and exit")
+    shown = wait_until(
+        exited, "the deployment to run and exit", timeout=120, interval=0.5
+    )
     assert shown["state"] == "exited", shown["error"]
     assert shown["exit_code"] == 0
     assert "deployed by dchweb" in shown["output"]
@@ -115,9 +101,11 @@ def test_a_pushed_image_is_deployed_by_digest_shown_and_removed(
 
     removed = as_developer.delete(f"/api/v1/deployments/{deployment_id}")
     assert removed.status_code == 202
-    wait_for(
+    wait_until(
         lambda: Deployment.objects.get(pk=deployment_id).state == "removed",
         "the removal",
+        timeout=120,
+        interval=0.5,
     )
     label = f"io.dchweb.deployment={deployment_id}"
     assert engine.containers.list(all=True, filters={"label": label}) == []
@@ -126,7 +114,7 @@ def test_a_pushed_image_is_deployed_by_digest_shown_and_removed(
 def test_a_deployment_of_a_missing_image_fails_and_says_why(
     celery_worker, endpoint, registry, developer, devstack
 ):
-    as_developer = client_for(developer)
+    as_developer = world.api_client(developer)
     answer = as_developer.post(
         "/api/v1/deployments",
         data={"endpoint_id": endpoint.pk, "image": unique_tag(devstack, "missing")},
@@ -134,13 +122,15 @@ def test_a_deployment_of_a_missing_image_fails_and_says_why(
     )
     deployment_id = answer.json()["id"]
 
-    shown = wait_for(
+    shown = wait_until(
         lambda: (
             (d := as_developer.get(f"/api/v1/deployments/{deployment_id}").json())
             and d["state"] == "failed"
             and d
         ),
         "the deployment to fail",
+        timeout=120,
+        interval=0.5,
     )
 
     assert shown["error_reason"] == "image_not_found"

@@ -1,6 +1,5 @@
 """Endpoint probes against real engines: health moves on → degraded → off."""
 
-import socket
 import time
 
 import pytest
@@ -8,14 +7,9 @@ import pytest
 from hosts.endpoints import probes
 from hosts.endpoints.tasks import probe_endpoint
 from hosts.models import AuditEvent, Endpoint
+from tests.support.buildhost import free_loopback_port
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port():
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        return listener.getsockname()[1]
 
 
 @pytest.fixture
@@ -32,7 +26,7 @@ def local_endpoint(devstack):
 def dead_endpoint():
     return Endpoint.objects.create(
         name="dead",
-        docker_url=f"tcp://127.0.0.1:{_free_port()}",
+        docker_url=f"tcp://127.0.0.1:{free_loopback_port()}",
         tls_mode=Endpoint.TlsMode.NONE,
         publish_host="127.0.0.1",
         health=Endpoint.Health.ON,

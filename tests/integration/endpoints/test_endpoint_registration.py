@@ -12,18 +12,11 @@ import json
 import pytest
 from django.utils.html import escape
 
-from hosts.accounts import commands as accounts
 from hosts.certificates import commands as certificates
 from hosts.endpoints import probes
 from hosts.models import Endpoint
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-
-@pytest.fixture
-def token(admin):
-    _, plaintext = accounts.create_api_token(admin, "tests", actor=None, source="cli")
-    return plaintext
 
 
 @pytest.fixture
@@ -77,10 +70,10 @@ def tls_body(port, certs, host="localhost", ca="ca", client="client"):
     }
 
 
-def test_the_devstack_engine_registers_and_probes_on(client, token, devstack):
+def test_the_devstack_engine_registers_and_probes_on(client, admin_token, devstack):
     endpoint_id = register(
         client,
-        token,
+        admin_token,
         {
             "name": "devstack",
             "docker_url": devstack["docker_url"],
@@ -92,7 +85,7 @@ def test_the_devstack_engine_registers_and_probes_on(client, token, devstack):
 
     probes.probe_endpoint(endpoint_id)
 
-    body = read(client, token, endpoint_id)
+    body = read(client, admin_token, endpoint_id)
     assert body["health"] == "on"
     assert body["flavor"] == "docker"
     assert body["api_version"] == "1.41"
@@ -102,13 +95,13 @@ def test_the_devstack_engine_registers_and_probes_on(client, token, devstack):
 
 
 def test_the_tls_engine_with_the_right_client_certificate_probes_on(
-    client, token, tls_engine, certs
+    client, admin_token, tls_engine, certs
 ):
-    endpoint_id = register(client, token, tls_body(tls_engine.port, certs))
+    endpoint_id = register(client, admin_token, tls_body(tls_engine.port, certs))
 
     probes.probe_endpoint(endpoint_id)
 
-    body = read(client, token, endpoint_id)
+    body = read(client, admin_token, endpoint_id)
     assert body["health"] == "on", body["last_error"]
     assert body["api_version"] == "1.41"
     assert body["last_error_reason"] == ""
@@ -124,13 +117,15 @@ def test_the_tls_engine_with_the_right_client_certificate_probes_on(
     ],
 )
 def test_each_tls_failure_is_named_in_the_api_and_on_the_page(
-    client, token, admin, tls_engine, certs, settings, reason, words
+    client, admin_token, admin, tls_engine, certs, settings, reason, words
 ):
-    endpoint_id = register(client, token, tls_body(tls_engine.port, certs, **settings))
+    endpoint_id = register(
+        client, admin_token, tls_body(tls_engine.port, certs, **settings)
+    )
 
     probes.probe_endpoint(endpoint_id)
 
-    body = read(client, token, endpoint_id)
+    body = read(client, admin_token, endpoint_id)
     assert body["health"] == "degraded"
     assert body["last_error_reason"] == reason
     assert words in body["last_error"]
@@ -139,9 +134,11 @@ def test_each_tls_failure_is_named_in_the_api_and_on_the_page(
     assert escape(body["last_error"]) in page
 
 
-def test_three_failed_probes_in_a_row_turn_it_off(client, token, tls_engine, certs):
+def test_three_failed_probes_in_a_row_turn_it_off(
+    client, admin_token, tls_engine, certs
+):
     endpoint_id = register(
-        client, token, tls_body(tls_engine.port, certs, client="stranger_client")
+        client, admin_token, tls_body(tls_engine.port, certs, client="stranger_client")
     )
 
     healths = [probes.probe_endpoint(endpoint_id).health for _ in range(3)]

@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from hosts import engine as engine_adapter
+from tests.support.buildhost import free_loopback_port
 
 pytestmark = pytest.mark.integration
 
@@ -88,9 +89,7 @@ def test_plain_http_to_a_tls_engine_says_tls_is_required(tls_engine, tls_world):
 
 
 def test_refused_port_is_named():
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
+    port = free_loopback_port()
     # The port was free a moment ago and nothing listens on it now.
     connection = engine_adapter.Connection(f"tcp://127.0.0.1:{port}", timeout=3)
 

@@ -6,11 +6,11 @@ import re
 import pytest
 from django.test import Client
 
-from hosts.accounts import commands as accounts
 from hosts.buildhosts import commands as buildhosts
 from hosts.models import BuildHost
 from hosts.volumes import ledger
-from tests.integration.test_builds import post_build, unique_tag, wait_final
+from tests.support import world
+from tests.support.builds import post_build, unique_tag, wait_final
 from tests.support.contexts import hello_context
 from tests.support.hostcheck import new_host, wait_settled
 
@@ -39,7 +39,7 @@ def value(samples, name, **labels):
 def test_metrics_carry_hosts_builds_failures_and_orphaned_bytes(
     celery_worker, endpoint, registry, developer, devstack, busybox, leftovers
 ):
-    token = accounts.create_api_token(developer, "t", actor=developer, source="cli")[1]
+    token = world.api_token(developer)
     ready = wait_settled(new_host(developer, endpoint, registry_ids=[registry.pk]))
     missing = f"{devstack['registry']}/default-project/no-such-image:1"
     failed = wait_settled(new_host(developer, endpoint, image=missing))

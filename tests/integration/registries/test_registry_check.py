@@ -12,6 +12,7 @@ from hosts.lib import registry_check
 from hosts.models import AuditEvent, Endpoint, RegistryTrust
 from hosts.registries import commands as registries
 from tests.support import pki
+from tests.support.buildhost import free_loopback_port
 
 pytestmark = pytest.mark.integration
 
@@ -57,14 +58,8 @@ def test_another_ca_is_unknown_authority(reg):
     assert "does not cover" in result.message
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_nothing_listening_is_connection_refused(reg):
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_loopback_port()}"
     result = registry_check.check_registry(**{**reg, "address": address})
     assert result.reason == "connection_refused"
 
@@ -166,9 +161,8 @@ def _poll_until_done(client, fragment, timeout=30):
 
 @pytest.mark.django_db(transaction=True)
 def test_recheck_runs_in_the_worker_and_the_fragment_follows(
-    celery_worker, client, django_user_model, reg, devstack
+    celery_worker, client, admin, reg, devstack
 ):
-    admin = django_user_model.objects.create_superuser("ops", password="x-Pass-42")
     Endpoint.objects.create(
         name="local",
         docker_url=devstack["docker_url"],

@@ -13,9 +13,7 @@ from contextlib import redirect_stderr
 import docker.errors
 import pytest
 from django.core.management import call_command
-from django.test import Client
 
-from hosts.accounts import commands as accounts
 from hosts.buildhosts import commands as buildhosts
 from hosts.models import BuildHost, Volume
 from hosts.volumes import cleanup, ledger
@@ -91,7 +89,7 @@ def test_every_kind_of_volume_gets_its_status_owner_or_provenance(
     assert result.error == "" and result.engine_calls == 2
     for name in kept_host.volume_names:
         row = ledger_row(endpoint, name)
-        assert (row.status, row.managed, row.owner_name) == ("orphaned", True, "dev")
+        assert (row.status, row.managed, row.owner_name) == ("orphaned", True, "alice")
         assert row.build_host_id == kept_host.pk
     for name in anonymous:
         row = ledger_row(endpoint, name)
@@ -173,14 +171,8 @@ def test_the_cleanup_command_dry_run_changes_nothing_and_execute_says_what_it_re
     assert not set(kept_host.volume_names) & {v.name for v in engine.volumes.list()}
 
 
-def test_the_ledger_is_for_admins_only(endpoint, django_user_model, admin):
-    developer = world.developer(django_user_model, "devvy")
-
-    def client(user):
-        token = accounts.create_api_token(user, "t", actor=user, source="cli")[1]
-        return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-
-    as_developer, as_admin = client(developer), client(admin)
+def test_the_ledger_is_for_admins_only(endpoint, developer, admin):
+    as_developer, as_admin = world.api_client(developer), world.api_client(admin)
     assert as_developer.get("/api/v1/volumes").status_code == 403
     assert (
         as_developer.post(
@@ -215,8 +207,7 @@ def test_totals_read_before_a_refresh_in_the_worker_show_it_after(
     """The totals are cached in this process under the ledger's stamp; the
     worker, another process, rescans; the next read shows the new volume."""
     owner = f"totals-{uuid.uuid4().hex[:8]}"  # this test's alone, on a shared engine
-    token = accounts.create_api_token(admin, "t", actor=admin, source="cli")[1]
-    as_admin = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    as_admin = world.api_client(admin)
 
     def mine():
         return as_admin.get("/api/v1/volumes", {"owner": owner}).json()

@@ -3,10 +3,7 @@
 import json
 
 import pytest
-from django.contrib.auth.models import Group
 
-from hosts.accounts import commands as accounts
-from hosts.core.permissions import DEVELOPERS_GROUP
 from hosts.models import Endpoint, Registry
 
 pytestmark = pytest.mark.django_db
@@ -45,14 +42,6 @@ ADMIN_ONLY_PAGES = [
 
 
 @pytest.fixture
-def developer(django_user_model):
-    accounts.ensure_groups()
-    user = django_user_model.objects.create_user("dev", password="dev-password-1")
-    user.groups.add(Group.objects.get(name=DEVELOPERS_GROUP))
-    return user
-
-
-@pytest.fixture
 def objects():
     endpoint = Endpoint.objects.create(
         name="e", docker_url="unix:///e.sock", tls_mode="none", publish_host="h"
@@ -63,10 +52,9 @@ def objects():
 
 @pytest.mark.parametrize(("method", "url", "body"), ADMIN_ONLY_API)
 def test_developer_gets_403_json_from_admin_api(
-    client, developer, objects, method, url, body
+    client, developer_token, objects, method, url, body
 ):
-    _, token = accounts.create_api_token(developer, "t", actor=None, source="cli")
-    kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    kwargs = {"HTTP_AUTHORIZATION": f"Bearer {developer_token}"}
     if body is not None:
         kwargs |= {"data": json.dumps(body), "content_type": "application/json"}
 

@@ -3,10 +3,9 @@
 import hashlib
 
 import pytest
-from django.contrib.auth import authenticate, get_user_model
 from django.core.management.base import CommandError
 
-from hosts.models import ApiToken, AuditEvent, Endpoint, Registry
+from hosts.models import ApiToken, AuditEvent
 from tests.support.commands import run
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,7 @@ CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
 @pytest.fixture
-def world(settings, tmp_path):
-    settings.DCHWEB_DATA_DIR = tmp_path
+def world(data_dir):
     endpoint = Endpoint.objects.create(
         name="e",
         docker_url="unix:///nonexistent.sock",
@@ -38,9 +37,9 @@ def test_developers_are_refused(developer, world):
     assert signed_in(developer).get("/build-host-images/").status_code == 403
 
 
-def test_an_admin_builds_an_image_and_it_is_listed(team_admin, world):
+def test_an_admin_builds_an_image_and_it_is_listed(admin, world):
     endpoint, registry = world
-    client = signed_in(team_admin)
+    client = signed_in(admin)
     with mock.patch("hosts.builds.tasks.run_build.delay"):
         answer = client.post(
             "/build-host-images/",
@@ -55,21 +54,19 @@ def test_an_admin_builds_an_image_and_it_is_listed(team_admin, world):
     assert 'hx-trigger="every 2s"' in page.content.decode()  # building: it polls
 
 
-def test_a_request_without_registries_is_a_form_error(team_admin, world):
+def test_a_request_without_registries_is_a_form_error(admin, world):
     endpoint, _ = world
-    answer = signed_in(team_admin).post(
-        "/build-host-images/", {"endpoint": endpoint.pk}
-    )
+    answer = signed_in(admin).post("/build-host-images/", {"endpoint": endpoint.pk})
     assert answer.status_code == 400
     assert "This field is required" in answer.content.decode()
 
 
-def test_only_a_ready_image_becomes_a_default(team_admin, world):
+def test_only_a_ready_image_becomes_a_default(admin, world):
     endpoint, _ = world
     image = BuildHostImage.objects.create(
         ref="registry.test:5443/p/x:1", base_image="b"
     )
-    client = signed_in(team_admin)
+    client = signed_in(admin)
     url = f"/build-host-images/{image.pk}/default/"
 
     client.post(url, {"endpoint_id": endpoint.pk})
@@ -84,12 +81,12 @@ def test_only_a_ready_image_becomes_a_default(team_admin, world):
 
 
 @pytest.mark.parametrize("chosen", ["", "abc", "1e3", "9" * 40, "-1"])
-def test_a_default_for_no_such_endpoint_id_is_a_message(team_admin, world, chosen):
+def test_a_default_for_no_such_endpoint_id_is_a_message(admin, world, chosen):
     endpoint, _ = world
     image = BuildHostImage.objects.create(
         ref="registry.test:5443/p/x:1", base_image="b", state="ready"
     )
-    client = signed_in(team_admin)
+    client = signed_in(admin)
 
     answer = client.post(
         f"/build-host-images/{image.pk}/default/", {"endpoint_id": chosen}, follow=True

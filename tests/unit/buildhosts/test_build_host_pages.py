@@ -35,15 +35,6 @@ def endpoint():
 
 
 @pytest.fixture
-def other_developer(django_user_model):
-    from django.contrib.auth.models import Group
-
-    user = django_user_model.objects.create_user("bob", password="bob-password-1")
-    user.groups.add(Group.objects.get(name="developers"))
-    return user
-
-
-@pytest.fixture
 def make_host(endpoint):
     def make(owner, name="bh-1", state=BuildHost.State.PROVISIONING, **fields):
         return BuildHost.objects.create(
@@ -170,11 +161,11 @@ def test_an_unknown_id_is_not_found(client, developer):
 
 
 def test_an_admin_sees_everyones_hosts_with_their_owners(
-    client, team_admin, developer, other_developer, make_host
+    client, admin, developer, other_developer, make_host
 ):
     alices = make_host(developer, name="alices")
     bobs = make_host(other_developer, name="bobs")
-    client.force_login(team_admin)
+    client.force_login(admin)
 
     listing = client.get("/build-hosts/").content.decode()
 
@@ -565,9 +556,9 @@ def test_the_owner_downloads_the_tls_bundle(client, developer, make_host):
         assert bundle.read("key.pem") == b"KEY"
 
 
-def test_an_admin_downloads_anyones_bundle(client, team_admin, developer, make_host):
+def test_an_admin_downloads_anyones_bundle(client, admin, developer, make_host):
     host = make_host(developer, state=BuildHost.State.READY, owner_cert_pem="CERT")
-    client.force_login(team_admin)
+    client.force_login(admin)
 
     assert client.get(f"/build-hosts/{host.pk}/tls-bundle").status_code == 200
 
@@ -664,10 +655,10 @@ def test_removing_again_is_harmless(
 
 
 def test_an_admin_removes_anyones_host(
-    client, team_admin, developer, make_host, stubbed_engine
+    client, admin, developer, make_host, stubbed_engine
 ):
     host = make_host(developer, state=BuildHost.State.READY)
-    client.force_login(team_admin)
+    client.force_login(admin)
 
     response = client.post(f"/build-hosts/{host.pk}/remove", {"volumes": "keep"})
 
@@ -701,7 +692,7 @@ def test_remove_and_extend_are_posts_only(client, developer, make_host):
 
 
 def test_endpoints_show_admins_what_the_database_and_the_engine_say(
-    client, team_admin, endpoint
+    client, admin, endpoint
 ):
     Endpoint.objects.create(name="fresh", docker_url="unix:///x.sock")
     endpoint.reconcile_summary = {
@@ -714,7 +705,7 @@ def test_endpoints_show_admins_what_the_database_and_the_engine_say(
     }
     endpoint.last_reconciled_at = timezone.now()
     endpoint.save()
-    client.force_login(team_admin)
+    client.force_login(admin)
 
     body = client.get("/endpoints/").content.decode()
 
@@ -726,14 +717,14 @@ def test_endpoints_show_admins_what_the_database_and_the_engine_say(
     assert "not reconciled yet" in body  # "fresh"
 
 
-def test_a_failed_listing_shows_its_error(client, team_admin, endpoint):
+def test_a_failed_listing_shows_its_error(client, admin, endpoint):
     endpoint.reconcile_summary = {
         "error": "the endpoint does not answer",
         "database": 1,
     }
     endpoint.last_reconciled_at = timezone.now()
     endpoint.save()
-    client.force_login(team_admin)
+    client.force_login(admin)
 
     body = client.get("/endpoints/", **HTMX).content.decode()
 

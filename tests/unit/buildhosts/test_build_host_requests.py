@@ -2,7 +2,7 @@
 Idempotency-Key hold, and nothing is saved or enqueued for a refused request.
 
 The engine's listing (for the cap) and the enqueue are stubbed here; the real
-provisioning runs in tests/integration/test_build_hosts.py.
+provisioning runs in tests/integration/buildhosts/test_build_hosts.py.
 """
 
 import json

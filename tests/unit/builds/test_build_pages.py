@@ -18,7 +18,7 @@ from hosts.models import Build, BuildHost, Deployment, Endpoint, Registry
 from tests.support import world
 from tests.support.contexts import archive
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("data_dir")]
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 HOSTILE = "<script>window.__xss=1</script>"
@@ -34,12 +34,6 @@ ENQUEUE_UNDEPLOY = "hosts.deployments.tasks.remove_deployment.delay"
 LISTING = "hosts.engine.list_managed"
 
 
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DCHWEB_DATA_DIR = tmp_path
-    return tmp_path
-
-
 @pytest.fixture
 def endpoint():
     return world.unreachable_endpoint(
@@ -53,15 +47,6 @@ def registry():
     return Registry.objects.create(
         name="devstack", address="registry.test:5443", project="default-project"
     )
-
-
-@pytest.fixture
-def other_developer(django_user_model):
-    from django.contrib.auth.models import Group
-
-    user = django_user_model.objects.create_user("bob", password="bob-password-1")
-    user.groups.add(Group.objects.get(name="developers"))
-    return user
 
 
 @pytest.fixture
@@ -206,8 +191,8 @@ def test_an_unknown_build_is_not_found(signed_in):
     assert signed_in.get(f"/builds/{SOME_ID}/log").status_code == 404
 
 
-def test_an_admin_sees_another_developers_build(client, team_admin, running):
-    client.force_login(team_admin)
+def test_an_admin_sees_another_developers_build(client, admin, running):
+    client.force_login(admin)
 
     assert client.get(f"/builds/{running.pk}/").status_code == 200
 

@@ -1,6 +1,6 @@
 """Asking for a build: contexts are checked member by member before use, and
 every bad field is a 400 that says what, with nothing stored or enqueued.
-(The builds themselves run in tests/integration/test_builds.py.)"""
+(The builds themselves run in tests/integration/builds/test_builds.py.)"""
 
 import gzip
 import io
@@ -16,15 +16,9 @@ from hosts.builds import contexts
 from hosts.models import Build, BuildHost, Endpoint, Registry
 from tests.support.contexts import archive, plain, symlink
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("data_dir")]
 
 TAG = "registry.test:5443/default-project/app:1"
-
-
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DCHWEB_DATA_DIR = tmp_path
-    return tmp_path
 
 
 @pytest.fixture

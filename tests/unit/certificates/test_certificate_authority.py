@@ -2,35 +2,16 @@
 by admins only, and audited."""
 
 import pytest
-from django.contrib.auth.models import Group
 
-from hosts.accounts import commands as accounts
-from hosts.core.permissions import ADMINS_GROUP, DEVELOPERS_GROUP
 from hosts.models import AuditEvent, CertificateAuthority
+from tests.support import world
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-def _user(django_user_model, name, group):
-    accounts.ensure_groups()
-    user = django_user_model.objects.create_user(name, password=f"{name}-password-1")
-    user.groups.add(Group.objects.get(name=group))
-    return user
-
-
-@pytest.fixture
-def admin_user(django_user_model):
-    return _user(django_user_model, "root", ADMINS_GROUP)
-
-
-@pytest.fixture
-def developer(django_user_model):
-    return _user(django_user_model, "dev", DEVELOPERS_GROUP)
-
-
 def bearer(user):
-    _, token = accounts.create_api_token(user, "t", actor=None, source="cli")
+    token = world.api_token(user)
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
@@ -44,10 +25,10 @@ def test_the_ca_is_created_on_first_use_and_then_kept(client, developer):
     assert CertificateAuthority.objects.count() == 1
 
 
-def test_an_admin_rotates_the_ca_through_the_api(client, admin_user):
-    old = client.get("/api/v1/certificate-authority", **bearer(admin_user)).json()
+def test_an_admin_rotates_the_ca_through_the_api(client, admin):
+    old = client.get("/api/v1/certificate-authority", **bearer(admin)).json()
 
-    response = client.post("/api/v1/certificate-authority/rotate", **bearer(admin_user))
+    response = client.post("/api/v1/certificate-authority/rotate", **bearer(admin))
 
     assert response.status_code == 201
     assert response.json()["fingerprint"] != old["fingerprint"]
@@ -58,12 +39,10 @@ def test_an_admin_rotates_the_ca_through_the_api(client, admin_user):
     assert event.source == "api"
 
 
-def test_the_page_shows_the_ca_and_lets_only_admins_rotate_it(
-    client, admin_user, developer
-):
+def test_the_page_shows_the_ca_and_lets_only_admins_rotate_it(client, admin, developer):
     client.force_login(developer)
     as_developer = client.get("/certificates/").content.decode()
-    client.force_login(admin_user)
+    client.force_login(admin)
     before = client.get("/certificates/").content.decode()
 
     panel = client.post("/certificates/ca/rotate/", **HTMX).content.decode()

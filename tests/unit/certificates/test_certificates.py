@@ -239,12 +239,12 @@ def test_expiry_warnings(left, warning):
 
 
 @pytest.mark.django_db
-def test_the_private_key_is_stored_encrypted(server, team_admin):
+def test_the_private_key_is_stored_encrypted(server, admin):
     cert, key = server
     clear_key = key_pem(key)
 
     stored = certificates.create_certificate(
-        team_admin, "build", cert_pem(cert), clear_key, source="cli"
+        admin, "build", cert_pem(cert), clear_key, source="cli"
     )
 
     with connection.cursor() as cursor:
@@ -258,47 +258,45 @@ def test_the_private_key_is_stored_encrypted(server, team_admin):
     assert body[:40] not in key_column
     assert Certificate.objects.get().get_private_key() == clear_key
     event = AuditEvent.objects.get(action="certificate.create")
-    assert event.actor == team_admin
+    assert event.actor == admin
     assert event.details["fingerprint"] == openssl_style_fingerprint(cert)
     assert "PRIVATE" not in str(event.details)
 
 
 @pytest.mark.django_db
-def test_a_rejected_upload_saves_nothing(team_admin):
+def test_a_rejected_upload_saves_nothing(admin):
     expired, _ = make_cert("old.test", not_after=timezone.now() - DAY)
 
     with pytest.raises(x509_lib.CertificateInvalid):
-        certificates.create_certificate(
-            team_admin, "old", cert_pem(expired), source="cli"
-        )
+        certificates.create_certificate(admin, "old", cert_pem(expired), source="cli")
 
     assert not Certificate.objects.exists()
     assert not AuditEvent.objects.filter(action__startswith="certificate.").exists()
 
 
 @pytest.mark.django_db
-def test_delete_is_audited(server, team_admin):
+def test_delete_is_audited(server, admin):
     stored = certificates.create_certificate(
-        team_admin, "build", cert_pem(server[0]), source="cli"
+        admin, "build", cert_pem(server[0]), source="cli"
     )
 
-    certificates.delete_certificate(team_admin, stored, source="cli")
+    certificates.delete_certificate(admin, stored, source="cli")
 
     assert not Certificate.objects.exists()
     assert AuditEvent.objects.filter(action="certificate.delete").count() == 1
 
 
 @pytest.mark.django_db
-def test_a_certificate_in_use_is_not_deleted(server, team_admin):
+def test_a_certificate_in_use_is_not_deleted(server, admin):
     stored = certificates.create_certificate(
-        team_admin, "build", cert_pem(server[0]), source="cli"
+        admin, "build", cert_pem(server[0]), source="cli"
     )
     Endpoint.objects.create(
         name="alpha", docker_url="tcp://a:2376", publish_host="a", ca_certificate=stored
     )
 
     with pytest.raises(certificates.CertificateInUse, match="in use by alpha"):
-        certificates.delete_certificate(team_admin, stored, source="cli")
+        certificates.delete_certificate(admin, stored, source="cli")
 
     assert Certificate.objects.filter(pk=stored.pk).exists()
     assert not AuditEvent.objects.filter(action="certificate.delete").exists()
@@ -338,10 +336,10 @@ def test_api_admin_uploads_and_anyone_lists(client, api_get, server, admin_token
 
 
 @pytest.mark.django_db
-def test_api_list_has_expiry_and_no_keys(api_get, developer_token, team_admin):
+def test_api_list_has_expiry_and_no_keys(api_get, developer_token, admin):
     soon, key = make_cert("soon.test", not_after=timezone.now() + 20 * DAY)
     certificates.create_certificate(
-        team_admin, "soon", cert_pem(soon), key_pem(key), source="cli"
+        admin, "soon", cert_pem(soon), key_pem(key), source="cli"
     )
 
     response = api_get("/api/v1/certificates", token=developer_token)
@@ -446,10 +444,8 @@ def test_page_needs_login(client):
 
 
 @pytest.mark.django_db
-def test_developer_sees_the_table_but_no_form(client, developer, team_admin, server):
-    certificates.create_certificate(
-        team_admin, "build", cert_pem(server[0]), source="cli"
-    )
+def test_developer_sees_the_table_but_no_form(client, developer, admin, server):
+    certificates.create_certificate(admin, "build", cert_pem(server[0]), source="cli")
     client.force_login(developer)
 
     page = client.get("/certificates/").content.decode()
@@ -484,9 +480,9 @@ def test_developer_cannot_upload_from_the_page(client, developer, server):
 
 
 @pytest.mark.django_db
-def test_admin_uploads_with_htmx(client, team_admin, server):
+def test_admin_uploads_with_htmx(client, admin, server):
     cert, key = server
-    client.force_login(team_admin)
+    client.force_login(admin)
 
     response = client.post(
         "/certificates/",
@@ -504,8 +500,8 @@ def test_admin_uploads_with_htmx(client, team_admin, server):
 
 
 @pytest.mark.django_db
-def test_a_bad_upload_shows_the_reason_in_the_form(client, team_admin, server):
-    client.force_login(team_admin)
+def test_a_bad_upload_shows_the_reason_in_the_form(client, admin, server):
+    client.force_login(admin)
 
     response = client.post(
         "/certificates/",
@@ -526,8 +522,8 @@ def test_a_bad_upload_shows_the_reason_in_the_form(client, team_admin, server):
 
 
 @pytest.mark.django_db
-def test_a_plain_form_post_redirects_after_success(client, team_admin, server):
-    client.force_login(team_admin)
+def test_a_plain_form_post_redirects_after_success(client, admin, server):
+    client.force_login(admin)
 
     response = client.post(
         "/certificates/", {"name": "build", "pem": cert_pem(server[0])}
@@ -538,8 +534,8 @@ def test_a_plain_form_post_redirects_after_success(client, team_admin, server):
 
 
 @pytest.mark.django_db
-def test_a_plain_form_post_with_bad_pem_is_a_400_page(client, team_admin):
-    client.force_login(team_admin)
+def test_a_plain_form_post_with_bad_pem_is_a_400_page(client, admin):
+    client.force_login(admin)
 
     response = client.post("/certificates/", {"name": "x", "pem": "hello"})
 
@@ -651,10 +647,10 @@ def test_an_issued_client_certificate_is_for_client_auth():
 
 
 @pytest.mark.django_db
-def test_rotate_makes_a_new_active_ca_and_keeps_the_old(team_admin):
+def test_rotate_makes_a_new_active_ca_and_keeps_the_old(admin):
     old = pki.load_or_create_ca()
 
-    new = pki.rotate_ca(team_admin, source="cli")
+    new = pki.rotate_ca(admin, source="cli")
 
     old.refresh_from_db()
     assert new.pk != old.pk
@@ -662,7 +658,7 @@ def test_rotate_makes_a_new_active_ca_and_keeps_the_old(team_admin):
     assert old.retired_at is not None
     assert pki.load_or_create_ca().pk == new.pk
     event = AuditEvent.objects.get(action="ca.rotated")
-    assert event.actor == team_admin
+    assert event.actor == admin
     assert event.details["previous"] == [old.fingerprint]
     issued = _load(
         x509_lib.issue_client_certificate("bob", ca=pki.load_or_create_ca())[0]
@@ -673,13 +669,13 @@ def test_rotate_makes_a_new_active_ca_and_keeps_the_old(team_admin):
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", ["not PEM", "expired", "key does not match"])
 def test_each_rejection_is_a_400_in_the_api_and_a_form_error_in_the_page(
-    client, admin_token, team_admin, case
+    client, admin_token, admin, case
 ):
     pem, key, message = REJECTIONS[case]
     body = {"name": "rejected", "pem": pem} | ({"private_key_pem": key} if key else {})
 
     api = post_json(client, "/api/v1/certificates", body, admin_token)
-    client.force_login(team_admin)
+    client.force_login(admin)
     page = client.post("/certificates/", body, **HTMX)
 
     assert api.status_code == 400

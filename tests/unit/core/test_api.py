@@ -140,8 +140,8 @@ def test_a_nul_in_the_query_string_is_a_400(api_get, admin_token, query):
     assert "NUL" in body["detail"]
 
 
-def test_a_nul_in_a_page_query_string_is_a_400(client, team_admin):
-    client.force_login(team_admin)
+def test_a_nul_in_a_page_query_string_is_a_400(client, admin):
+    client.force_login(admin)
 
     response = client.get("/audit/?actor=a%00b")
 
@@ -223,7 +223,7 @@ def test_audit_events_are_for_admins_only(api_get, developer_token):
     )
 
 
-def test_audit_events_are_paginated_newest_first(api_get, admin_token, team_admin):
+def test_audit_events_are_paginated_newest_first(api_get, admin_token, admin):
     now = timezone.now()
     for minutes in range(5):
         event = health.record_heartbeat(f"note-{minutes}", hostname="w1")

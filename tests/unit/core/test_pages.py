@@ -106,10 +106,10 @@ def test_audit_is_403_for_a_developer(client, developer):
     assert "Audit</a>" not in client.get("/").content.decode()
 
 
-def test_audit_lists_and_filters_for_an_admin(client, team_admin, developer):
+def test_audit_lists_and_filters_for_an_admin(client, admin, developer):
     accounts.create_api_token(developer, "laptop", actor=developer, source="ui")
     health.record_heartbeat("beat", hostname="w1")
-    client.force_login(team_admin)
+    client.force_login(admin)
 
     everything = client.get("/audit/").content.decode()
     by_alice = client.get("/audit/?actor=alice", **HTMX).content.decode()
@@ -121,10 +121,10 @@ def test_audit_lists_and_filters_for_an_admin(client, team_admin, developer):
     assert "<html" not in by_alice
 
 
-def test_audit_paginates(client, team_admin):
+def test_audit_paginates(client, admin):
     for number in range(55):
         health.record_heartbeat(f"beat-{number}", hostname="w1")
-    client.force_login(team_admin)
+    client.force_login(admin)
 
     first = client.get("/audit/").content.decode()
     second = client.get("/audit/?page=2").content.decode()
@@ -225,13 +225,13 @@ def test_vendored_htmx_and_our_css_are_served_without_login(client):
         assert response.status_code == 200, path
 
 
-def test_a_crash_gets_the_friendly_500(client, team_admin, monkeypatch):
+def test_a_crash_gets_the_friendly_500(client, admin, monkeypatch):
     def explode(**filters):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(audit, "audit_events", explode)
     client.raise_request_exception = False
-    client.force_login(team_admin)
+    client.force_login(admin)
 
     response = client.get("/audit/")
 

@@ -2,7 +2,7 @@
 disabling and enabling, and the probe enqueued once the change commits.
 
 The probe itself runs against real engines in
-tests/integration/test_endpoint_registration.py; here only the enqueue is
+tests/integration/endpoints/test_endpoint_registration.py; here only the enqueue is
 stubbed (`probe_endpoint.delay`), to see *when* it happens.
 """
 
@@ -40,22 +40,22 @@ def api_post(client):
 
 
 @pytest.fixture
-def tls_certs(team_admin):
+def tls_certs(admin):
     ca = pki.make_ca("engine CA")
     client_pair = ca.issue_client("dchweb")
     return {
         "ca": certificates.create_certificate(
-            team_admin, "engine-ca", ca.cert_pem.decode(), source="cli"
+            admin, "engine-ca", ca.cert_pem.decode(), source="cli"
         ),
         "client": certificates.create_certificate(
-            team_admin,
+            admin,
             "engine-client",
             client_pair.cert_pem.decode(),
             client_pair.key_pem.decode(),
             source="cli",
         ),
         "client_without_key": certificates.create_certificate(
-            team_admin, "keyless-client", client_pair.cert_pem.decode(), source="cli"
+            admin, "keyless-client", client_pair.cert_pem.decode(), source="cli"
         ),
         "client_key_pem": client_pair.key_pem.decode(),
     }
@@ -371,18 +371,18 @@ def test_disable_stays_disabled_and_enable_probes_again(
 
 
 def test_update_checks_again_and_probes_again(
-    team_admin, local_endpoint, django_capture_on_commit_callbacks
+    admin, local_endpoint, django_capture_on_commit_callbacks
 ):
     with pytest.raises(endpoints.EndpointInvalid):
         endpoints.update_endpoint(
-            team_admin, local_endpoint, local_body(docker_url="ftp://x"), source="cli"
+            admin, local_endpoint, local_body(docker_url="ftp://x"), source="cli"
         )
     with (
         mock.patch(DELAY) as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         endpoints.update_endpoint(
-            team_admin,
+            admin,
             local_endpoint,
             local_body(docker_url="tcp://engine.test:2375"),
             source="cli",
@@ -449,9 +449,9 @@ def test_openapi_documents_the_endpoint_operations():
 # --- Page ---------------------------------------------------------------------
 
 
-def test_an_admin_sees_the_form_and_the_buttons(client, team_admin, tls_certs):
+def test_an_admin_sees_the_form_and_the_buttons(client, admin, tls_certs):
     Endpoint.objects.create(name="local", docker_url="unix:///x.sock", publish_host="h")
-    client.force_login(team_admin)
+    client.force_login(admin)
 
     page = client.get("/endpoints/").content.decode()
 
@@ -486,8 +486,8 @@ def test_a_developer_may_not_post_to_the_page(client, developer, local_endpoint)
     assert local_endpoint.health == "off"
 
 
-def test_a_bad_create_on_the_page_is_a_400_form_error(client, team_admin):
-    client.force_login(team_admin)
+def test_a_bad_create_on_the_page_is_a_400_form_error(client, admin):
+    client.force_login(admin)
     form = local_body(docker_url="tcp://engine", volume_store="default")
     form["max_build_hosts"] = "10"
 
@@ -498,10 +498,8 @@ def test_a_bad_create_on_the_page_is_a_400_form_error(client, team_admin):
     assert not Endpoint.objects.exists()
 
 
-def test_tlsverify_without_ca_on_the_page_names_the_field(
-    client, team_admin, tls_certs
-):
-    client.force_login(team_admin)
+def test_tlsverify_without_ca_on_the_page_names_the_field(client, admin, tls_certs):
+    client.force_login(admin)
     form = {
         "name": "vch",
         "docker_url": "tcp://vch.test:2376",
@@ -519,9 +517,9 @@ def test_tlsverify_without_ca_on_the_page_names_the_field(
 
 
 def test_a_good_create_on_the_page_adds_a_row(
-    client, team_admin, tls_certs, django_capture_on_commit_callbacks
+    client, admin, tls_certs, django_capture_on_commit_callbacks
 ):
-    client.force_login(team_admin)
+    client.force_login(admin)
     form = {
         "name": "vch",
         "docker_url": "tcp://vch.test:2376",
@@ -546,8 +544,8 @@ def test_a_good_create_on_the_page_adds_a_row(
     assert AuditEvent.objects.get(action="endpoint.create").source == "ui"
 
 
-def test_page_buttons_answer_the_table(client, team_admin, local_endpoint):
-    client.force_login(team_admin)
+def test_page_buttons_answer_the_table(client, admin, local_endpoint):
+    client.force_login(admin)
 
     with mock.patch(DELAY):
         response = client.post(f"/endpoints/{local_endpoint.pk}/disable/", **HTMX)
@@ -558,9 +556,9 @@ def test_page_buttons_answer_the_table(client, team_admin, local_endpoint):
     assert local_endpoint.health == "disabled"
 
 
-def test_page_buttons_need_the_csrf_token(team_admin, local_endpoint):
+def test_page_buttons_need_the_csrf_token(admin, local_endpoint):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(team_admin)
+    client.force_login(admin)
 
     response = client.post(f"/endpoints/{local_endpoint.pk}/probe/", **HTMX)
 
@@ -568,7 +566,7 @@ def test_page_buttons_need_the_csrf_token(team_admin, local_endpoint):
     assert not AuditEvent.objects.filter(action="endpoint.probe_requested").exists()
 
 
-def test_an_unknown_action_is_404(client, team_admin, local_endpoint):
-    client.force_login(team_admin)
+def test_an_unknown_action_is_404(client, admin, local_endpoint):
+    client.force_login(admin)
 
     assert client.post(f"/endpoints/{local_endpoint.pk}/explode/").status_code == 404

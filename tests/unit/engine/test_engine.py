@@ -1,7 +1,7 @@
 """Pure parts of the engine adapter: version negotiation and VIC facts.
 
 The failures it classifies are proven against real engines in
-tests/integration/test_engine_probe.py.
+tests/integration/engine/test_engine_probe.py.
 """
 
 import docker.constants

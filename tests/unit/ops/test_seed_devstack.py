@@ -1,58 +1,13 @@
-"""createapitoken and seed_devstack."""
-
-import hashlib
-from io import StringIO
+"""seed_devstack: the devstack's admin, endpoint and registry as rows."""
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from hosts.models import ApiToken, AuditEvent, Endpoint, Registry
+from hosts.models import AuditEvent, Endpoint, Registry
+from tests.support.commands import run
 
 pytestmark = pytest.mark.django_db
-
-
-def run(command, *args):
-    out, err = StringIO(), StringIO()
-    call_command(command, *args, stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
-
-
-# --- createapitoken ---------------------------------------------------------------
-
-
-def test_createapitoken_prints_a_token_that_works_and_stores_only_its_hash(
-    developer, client
-):
-    out, _ = run("createapitoken", "alice", "--name", "ci")
-    token = out.strip()
-
-    response = client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {token}")
-
-    assert response.status_code == 200
-    assert response.json()["username"] == "alice"
-    stored = ApiToken.objects.get(user=developer)
-    assert stored.name == "ci"
-    assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
-    assert token not in {stored.prefix, stored.token_hash, stored.name}
-    assert token.split("_")[1] == stored.prefix
-
-
-def test_createapitoken_is_audited_as_cli(developer):
-    run("createapitoken", "alice")
-
-    event = AuditEvent.objects.get(action="api_token.created")
-    assert event.source == "cli"
-    assert event.details["user"] == "alice"
-
-
-def test_createapitoken_for_an_unknown_user_fails_clearly():
-    with pytest.raises(CommandError, match="no user named 'nobody'"):
-        run("createapitoken", "nobody")
-
-
-# --- seed_devstack ----------------------------------------------------------------
 
 
 @pytest.fixture

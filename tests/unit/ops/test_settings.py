@@ -12,9 +12,7 @@ from django.db import connection
 
 from dchweb import envfile
 from dchweb import settings as project_settings
-from tests.conftest import devstack_value
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT, devstack_value
 
 
 def run_django(env_overrides, code="import django; django.setup()"):

@@ -76,7 +76,7 @@ def assert_400(response, *needles):
 
 
 def test_admin_creates_a_registry_without_the_password_coming_back(
-    client, admin_token, team_admin
+    client, admin_token, admin
 ):
     response = post(client, URL, valid(), admin_token)
 
@@ -93,7 +93,7 @@ def test_admin_creates_a_registry_without_the_password_coming_back(
     registry = Registry.objects.get()
     assert registry.get_password() == SECRET
     event = AuditEvent.objects.get(action="registry.created")
-    assert event.actor == team_admin and event.source == "api"
+    assert event.actor == admin and event.source == "api"
     assert SECRET not in str(event.details)
 
 
@@ -209,14 +209,12 @@ def test_developers_get_403_on_create_and_check(client, admin_token, developer_t
 # --- Update -------------------------------------------------------------------
 
 
-def test_update_keeps_the_password_unless_given_and_audits_field_names(team_admin):
-    registry = registries.create_registry(
-        team_admin, source="cli", **valid(ca_pem=None)
-    )
-    registries.update_registry(team_admin, registry, project="team-b", source="cli")
+def test_update_keeps_the_password_unless_given_and_audits_field_names(admin):
+    registry = registries.create_registry(admin, source="cli", **valid(ca_pem=None))
+    registries.update_registry(admin, registry, project="team-b", source="cli")
     registry.refresh_from_db()
     assert registry.get_password() == SECRET
-    registries.update_registry(team_admin, registry, password="new-pass", source="cli")
+    registries.update_registry(admin, registry, password="new-pass", source="cli")
     registry.refresh_from_db()
     assert registry.get_password() == "new-pass"
     fields = [
@@ -225,13 +223,11 @@ def test_update_keeps_the_password_unless_given_and_audits_field_names(team_admi
     ]
     assert fields == [["password"], ["project"]]
     with pytest.raises(registries.RegistryInvalid, match="without a scheme"):
-        registries.update_registry(
-            team_admin, registry, address="http://x", source="cli"
-        )
+        registries.update_registry(admin, registry, address="http://x", source="cli")
 
 
 # --- Check (the network part is stubbed narrowly; the real one is in
-#     tests/integration/test_registry_check.py) ---------------------------------
+#     tests/integration/registries/test_registry_check.py) ----------------------
 
 
 def test_check_api_returns_and_stores_the_result(client, admin_token, monkeypatch):
@@ -323,8 +319,8 @@ def test_page_lists_for_developers_without_form_or_buttons(client, developer):
     assert client.post("/registries/trust/").status_code == 403
 
 
-def test_page_create_with_errors_inline_and_nothing_saved(client, team_admin):
-    client.force_login(team_admin)
+def test_page_create_with_errors_inline_and_nothing_saved(client, admin):
+    client.force_login(admin)
     response = client.post(
         "/registries/", valid(address="https://harbor.example.com"), **HTMX
     )
@@ -341,14 +337,14 @@ def test_page_create_with_errors_inline_and_nothing_saved(client, team_admin):
     assert Registry.objects.get().get_password() == SECRET
 
 
-def test_page_check_now_answers_with_the_row(client, team_admin, monkeypatch):
+def test_page_check_now_answers_with_the_row(client, admin, monkeypatch):
     registry = registries.create_registry(None, source="cli", **valid())
     monkeypatch.setattr(
         registry_check,
         "check_registry",
         lambda *args, **kwargs: registry_check.result("unknown_authority"),
     )
-    client.force_login(team_admin)
+    client.force_login(admin)
     response = client.post(f"/registries/{registry.pk}/check", **HTMX)
     assert response.status_code == 200
     content = response.content.decode()
@@ -384,19 +380,19 @@ def test_trust_matrix_shows_each_endpoint_and_registry(client, developer):
         assert "Recheck" not in content
 
 
-def test_recheck_queues_the_task_and_polls(client, team_admin, monkeypatch):
+def test_recheck_queues_the_task_and_polls(client, admin, monkeypatch):
     from hosts.registries import tasks
 
     queued = []
     monkeypatch.setattr(tasks.check_registry_trust, "delay", lambda: queued.append(1))
-    client.force_login(team_admin)
+    client.force_login(admin)
     response = client.post("/registries/trust/", **HTMX)
     assert response.status_code == 200
     assert queued == [1]
     assert 'hx-trigger="every 2s"' in response.content.decode()
 
 
-def test_recheck_with_the_queue_down_says_so_not_500(client, team_admin, monkeypatch):
+def test_recheck_with_the_queue_down_says_so_not_500(client, admin, monkeypatch):
     from kombu.exceptions import OperationalError
 
     from hosts.registries import tasks
@@ -405,7 +401,7 @@ def test_recheck_with_the_queue_down_says_so_not_500(client, team_admin, monkeyp
         raise OperationalError("Connection refused")
 
     monkeypatch.setattr(tasks.check_registry_trust, "delay", down)
-    client.force_login(team_admin)
+    client.force_login(admin)
     response = client.post("/registries/trust/", **HTMX)
     assert response.status_code == 200
     assert "task queue does not answer" in response.content.decode()

@@ -53,6 +53,6 @@ def make_volume(endpoint):
 
 
 @pytest.fixture
-def admin_client(client, team_admin):
-    client.force_login(team_admin)
+def admin_client(client, admin):
+    client.force_login(admin)
     return client

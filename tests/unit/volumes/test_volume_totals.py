@@ -208,18 +208,18 @@ def test_measured_sizes_show_at_once(api, endpoint, make_volume):
     assert api()["bytes"] == 4 * GIB
 
 
-def test_an_executed_clean_up_shows_at_once(admin_client, api, team_admin, make_volume):
+def test_an_executed_clean_up_shows_at_once(admin_client, api, admin, make_volume):
     make_volume("dchweb-a-data")
     make_volume("dchweb-b-data", owner_name="bob")
     make_volume("stranger", status=Volume.Status.DANGLING, managed=False)
     assert api()["count"] == 3 and page_totals(admin_client) == (3, 3, 3)
-    plan = volumes.make_plan(team_admin, {"status": "orphaned"}, source="cli")
+    plan = volumes.make_plan(admin, {"status": "orphaned"}, source="cli")
 
     with (
         mock.patch.object(engine, "volume_users", return_value=[]),
         mock.patch.object(engine, "remove_volume", return_value=True),
     ):
-        volumes.execute(team_admin, plan, now=True, source="cli")
+        volumes.execute(admin, plan, now=True, source="cli")
 
     after = api()
     assert after["count"] == 1 and after["owners"] == {"": 1}

@@ -43,9 +43,9 @@ VOLUME_PATHS = [
 
 
 @pytest.fixture
-def draft_plan(team_admin, make_volume):
+def draft_plan(admin, make_volume):
     make_volume("dchweb-aaaa-data")
-    return volumes.make_plan(team_admin, {"status": "orphaned"}, source="cli")
+    return volumes.make_plan(admin, {"status": "orphaned"}, source="cli")
 
 
 @pytest.mark.parametrize(("method", "path"), VOLUME_PATHS)
@@ -76,12 +76,10 @@ def test_visitors_are_sent_to_the_login_page(client, draft_plan, method, path):
     assert response["Location"].startswith("/accounts/login/?next=")
 
 
-def test_admins_see_the_volumes_link_and_developers_do_not(
-    client, developer, team_admin
-):
+def test_admins_see_the_volumes_link_and_developers_do_not(client, developer, admin):
     client.force_login(developer)
     assert 'href="/volumes/"' not in client.get("/").content.decode()
-    client.force_login(team_admin)
+    client.force_login(admin)
     assert 'href="/volumes/">Volumes</a>' in client.get("/").content.decode()
 
 
@@ -355,7 +353,7 @@ def test_a_broker_that_does_not_answer_is_a_message(admin_client):
 
 
 def test_plan_by_rule_uses_the_filters_and_lists_count_bytes_and_reasons(
-    admin_client, make_volume, team_admin
+    admin_client, make_volume, admin
 ):
     make_volume("dchweb-a-data", size_bytes=2 * GIB)
     make_volume("dchweb-b-data", size_bytes=GIB, owner_name="bob")
@@ -371,7 +369,7 @@ def test_plan_by_rule_uses_the_filters_and_lists_count_bytes_and_reasons(
     assert response.status_code == 200
     plan = CleanupPlan.objects.get()
     assert plan.state == CleanupPlan.State.DRAFT
-    assert plan.planned_by == team_admin
+    assert plan.planned_by == admin
     assert plan.rule == {"status": "orphaned", "owner": "alice"}
     assert list(plan.items.values_list("volume_name", flat=True)) == ["dchweb-a-data"]
     html = response.content.decode()
@@ -420,11 +418,11 @@ def test_a_selection_across_endpoints_takes_each_name_on_its_own_endpoint_only(
     assert chosen == {(here.endpoint_id, "same"), (other_endpoint.pk, "other")}
 
 
-def test_a_rule_with_malformed_volume_pairs_is_refused(team_admin):
+def test_a_rule_with_malformed_volume_pairs_is_refused(admin):
     with pytest.raises(volumes.CleanupInvalid, match="endpoint_id, name"):
-        volumes.make_plan(team_admin, {"volumes": [["x", "name"]]})
+        volumes.make_plan(admin, {"volumes": [["x", "name"]]})
     with pytest.raises(volumes.CleanupInvalid, match="endpoint_id, name"):
-        volumes.make_plan(team_admin, {"volumes": ["just-a-name"]})
+        volumes.make_plan(admin, {"volumes": ["just-a-name"]})
     assert not CleanupPlan.objects.exists()
 
 
@@ -458,7 +456,7 @@ def test_an_invalid_plan_without_htmx_goes_back_with_a_message(admin_client):
 
 
 def test_execute_approves_the_plan_enqueues_it_and_polls_until_done(
-    admin_client, make_volume, team_admin, django_capture_on_commit_callbacks
+    admin_client, make_volume, admin, django_capture_on_commit_callbacks
 ):
     make_volume("dchweb-a-data", size_bytes=2 * GIB)
     make_volume("dchweb-b-data", size_bytes=GIB)
@@ -474,7 +472,7 @@ def test_execute_approves_the_plan_enqueues_it_and_polls_until_done(
     enqueue.assert_called_once_with(plan.pk)
     plan.refresh_from_db()
     assert plan.state == CleanupPlan.State.EXECUTING
-    assert plan.approved_by == team_admin
+    assert plan.approved_by == admin
     html = response.content.decode()
     assert 'data-state="executing"' in html
     assert f'hx-get="/volumes/plans/{plan.pk}/?poll=1" hx-trigger="every 2s"' in html
