@@ -48,9 +48,38 @@ badinput: venv devstack
 bench-provision: venv devstack
 	$(IN_DEVSTACK) $(PY) bench/provision.py
 
+## ruff, the import contracts, shellcheck and missing migrations: all four run,
+## and lint fails if any of them does (-k keeps going after the first failure)
 lint: venv
+	@$(MAKE) --no-print-directory -k lint-ruff lint-imports lint-shell lint-migrations
+
+.PHONY: lint-ruff lint-imports lint-shell lint-migrations
+lint-ruff: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# The contracts are in pyproject.toml ([tool.importlinter]); docs/architecture.md
+# explains them. No cache: the check takes a second and leaves no folder behind.
+lint-imports: venv
+	$(VENV)/bin/lint-imports --no-cache
+
+# Every shell script in devstack/ and .ci/: *.sh (sourced, no shebang) and any
+# file whose first line is a sh or bash shebang, whatever its name.
+SHELL_SCRIPTS = $(shell find devstack .ci -type f \( -name '*.sh' -o -exec sh -c \
+	'head -n1 "$$1" | grep -qE "^\#!.*[/ ](ba|da)?sh\b"' _ {} \; \) -print | sort)
+
+# Installs Debian's shellcheck when missing, with the devstack's own helper.
+lint-shell:
+	@command -v shellcheck >/dev/null || \
+	  bash -euo pipefail -c 'source devstack/lib.sh && install_packages shellcheck'
+	shellcheck -x $(SHELL_SCRIPTS)
+
+# An in-memory SQLite and no DATABASE_URL: makemigrations reads the migration
+# history of the database it is given, and this check must neither need nor
+# touch a real one (nor create var/ on a fresh clone).
+lint-migrations: venv
+	env -u DATABASE_URL DCHWEB_SQLITE_PATH=:memory: DCHWEB_TEST_SQLITE_PATH=:memory: \
+	  $(PY) manage.py makemigrations --check --dry-run
 
 venv: $(VENV)/.installed
 

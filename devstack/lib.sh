@@ -69,6 +69,20 @@ pid_alive() {
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"
 }
 
+# install_packages PKG...: the Debian packages missing among PKG, installed
+# (devstack/up's own, and the Makefile's lint tools).
+install_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]} == 0)); then step "packages: all present"; return; fi
+  step "packages: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 engine_ping() {
   curl -fsS --max-time 2 --unix-socket "$DOCKER_SOCK" http://engine/_ping >/dev/null 2>&1
 }

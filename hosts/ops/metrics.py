@@ -1,8 +1,20 @@
-"""/metrics in Prometheus text format (0.0.4): figures read from the
-database, so every web process reports the same, whichever served the scrape.
+"""/metrics in Prometheus text format (0.0.4), made by prometheus_client.
+
+The figures are read from the database at scrape time, by a custom collector,
+so every web process reports the same, whichever served the scrape: nothing is
+counted in a process's memory. The collector sits in a registry of its own, so
+the client library's default process and platform series (and anything else
+that registers globally) stay out of dchweb's page.
 """
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Sum
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    SummaryMetricFamily,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from hosts.models import (
     ApiToken,
@@ -15,162 +27,165 @@ from hosts.models import (
     Volume,
 )
 
-
-class Exposition:
-    def __init__(self):
-        self.lines = []
-
-    def family(self, name, kind, help_text, samples):
-        self.lines.append(f"# HELP {name} {help_text}")
-        self.lines.append(f"# TYPE {name} {kind}")
-        for labels, value in samples:
-            self.lines.append(f"{name}{_labels(labels)} {_number(value)}")
-
-    def summary(self, name, help_text, rows, label_names=()):
-        """rows: dicts with the labels, `count` and `seconds` (a timedelta)."""
-        self.lines.append(f"# HELP {name} {help_text}")
-        self.lines.append(f"# TYPE {name} summary")
-        for row in rows:
-            labels = {key: row[key] for key in label_names}
-            total = row["seconds"].total_seconds() if row["seconds"] else 0.0
-            self.lines.append(f"{name}_sum{_labels(labels)} {_number(total)}")
-            self.lines.append(f"{name}_count{_labels(labels)} {row['count']}")
-
-    def text(self):
-        return "\n".join(self.lines) + "\n"
-
-
-def _labels(labels):
-    if not labels:
-        return ""
-    inner = ",".join(f'{key}="{_escape(value)}"' for key, value in labels.items())
-    return "{" + inner + "}"
-
-
-def _escape(value):
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _number(value):
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+# What exposition() returns: generate_latest's default escaping writes the
+# 0.0.4 text format, and every name here is a plain legacy one.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
 def _duration(start, end):
     return ExpressionWrapper(F(end) - F(start), output_field=DurationField())
 
 
-def exposition() -> str:
-    out = Exposition()
-    out.family(
-        "dchweb_endpoints",
-        "gauge",
-        "Endpoints by health.",
-        [({"health": h}, n) for h, n in endpoint_health_counts().items()],
-    )
-    out.family(
-        "dchweb_registries",
-        "gauge",
-        "Registered registries.",
-        [({}, Registry.objects.count())],
-    )
-    out.family(
-        "dchweb_build_hosts",
-        "gauge",
-        "Build hosts by state.",
-        [({"state": s}, n) for s, n in build_host_state_counts().items()],
-    )
-    out.family(
-        "dchweb_builds",
-        "gauge",
-        "Builds by state.",
-        [({"state": s}, n) for s, n in _counts(Build, "state", Build.State.values)],
-    )
-    out.summary(
-        "dchweb_provision_duration_seconds",
-        "Time from request to ready, of build hosts that became ready.",
-        [
-            BuildHost.objects.filter(ready_at__isnull=False).aggregate(
-                count=Count("pk"), seconds=Sum(_duration("created_at", "ready_at"))
-            )
-        ],
-    )
-    out.summary(
-        "dchweb_build_duration_seconds",
-        "Time from start to end of finished builds, by final state.",
-        Build.objects.filter(finished_at__isnull=False, started_at__isnull=False)
-        .values("state")
-        .annotate(
-            count=Count("pk"), seconds=Sum(_duration("started_at", "finished_at"))
+def _seconds(delta):
+    return delta.total_seconds() if delta else 0.0
+
+
+def _gauge(name, help_text, label_names, samples):
+    family = GaugeMetricFamily(name, help_text, labels=label_names)
+    for labels, value in samples:
+        family.add_metric(labels, value)
+    return family
+
+
+def _counter(name, help_text, label_names, samples):
+    # The name is given with its `_total`: the client strips it from the
+    # family and writes it back on the TYPE line and on every sample, so the
+    # series keep the names they have always had.
+    family = CounterMetricFamily(name, help_text, labels=label_names)
+    for labels, value in samples:
+        family.add_metric(labels, value)
+    return family
+
+
+class DatabaseCollector:
+    """Every dchweb series, from a handful of aggregate queries per scrape."""
+
+    def collect(self):
+        yield _gauge(
+            "dchweb_endpoints",
+            "Endpoints by health.",
+            ["health"],
+            [([h], n) for h, n in endpoint_health_counts().items()],
         )
-        .order_by("state"),
-        label_names=("state",),
-    )
-    out.family(
-        "dchweb_step_failures_total",
-        "counter",
-        "Failed provisioning and removal steps, by step and reason.",
-        [
-            ({"step": row["name"], "reason": row["reason"] or "unknown"}, row["n"])
-            for row in BuildHostStep.objects.filter(status=BuildHostStep.Status.FAILED)
-            .values("name", "reason")
-            .annotate(n=Count("pk"))
-            .order_by("name", "reason")
-        ],
-    )
-    out.family(
-        "dchweb_build_failures_total",
-        "counter",
-        "Failed builds, by the step that failed and the reason.",
-        [
-            (
-                {"step": row["step"], "reason": row["error_reason"] or "unknown"},
-                row["n"],
+        yield _gauge(
+            "dchweb_registries",
+            "Registered registries.",
+            [],
+            [([], Registry.objects.count())],
+        )
+        yield _gauge(
+            "dchweb_build_hosts",
+            "Build hosts by state.",
+            ["state"],
+            [([s], n) for s, n in build_host_state_counts().items()],
+        )
+        yield _gauge(
+            "dchweb_builds",
+            "Builds by state.",
+            ["state"],
+            [([s], n) for s, n in _counts(Build, "state", Build.State.values)],
+        )
+
+        provisioned = BuildHost.objects.filter(ready_at__isnull=False).aggregate(
+            count=Count("pk"), seconds=Sum(_duration("created_at", "ready_at"))
+        )
+        yield SummaryMetricFamily(
+            "dchweb_provision_duration_seconds",
+            "Time from request to ready, of build hosts that became ready.",
+            count_value=provisioned["count"],
+            sum_value=_seconds(provisioned["seconds"]),
+        )
+
+        builds = SummaryMetricFamily(
+            "dchweb_build_duration_seconds",
+            "Time from start to end of finished builds, by final state.",
+            labels=["state"],
+        )
+        for row in (
+            Build.objects.filter(finished_at__isnull=False, started_at__isnull=False)
+            .values("state")
+            .annotate(
+                count=Count("pk"), seconds=Sum(_duration("started_at", "finished_at"))
             )
-            for row in Build.objects.filter(state=Build.State.FAILED)
-            .values("step", "error_reason")
-            .annotate(n=Count("pk"))
-            .order_by("step", "error_reason")
-        ],
-    )
-    out.family(
-        "dchweb_task_retries_total",
-        "counter",
-        "Provisioning steps run again (a retried or resumed task), by step.",
-        [
-            ({"step": row["name"]}, row["n"])
-            for row in BuildHostStep.objects.filter(attempt__gt=1)
-            .values("name")
-            .annotate(n=Count("pk"))
-            .order_by("name")
-        ],
-    )
-    out.family(
-        "dchweb_orphaned_volume_bytes",
-        "gauge",
-        "Bytes in dchweb's volumes no container uses, by endpoint (as measured).",
-        [
-            ({"endpoint": row["endpoint__name"]}, row["bytes"] or 0)
-            for row in Volume.objects.filter(
-                present=True, status=Volume.Status.ORPHANED
-            )
-            .values("endpoint__name")
-            .annotate(bytes=Sum("size_bytes"))
-            .order_by("endpoint__name")
-        ],
-    )
-    out.family(
-        "dchweb_api_tokens_active",
-        "gauge",
-        "API tokens not revoked.",
-        [({}, ApiToken.objects.filter(revoked_at__isnull=True).count())],
-    )
-    out.family(
-        "dchweb_audit_events",
-        "gauge",
-        "Audit events recorded.",
-        [({}, AuditEvent.objects.count())],
-    )
-    return out.text()
+            .order_by("state")
+        ):
+            builds.add_metric([row["state"]], row["count"], _seconds(row["seconds"]))
+        yield builds
+
+        yield _counter(
+            "dchweb_step_failures_total",
+            "Failed provisioning and removal steps, by step and reason.",
+            ["step", "reason"],
+            [
+                ([row["name"], row["reason"] or "unknown"], row["n"])
+                for row in BuildHostStep.objects.filter(
+                    status=BuildHostStep.Status.FAILED
+                )
+                .values("name", "reason")
+                .annotate(n=Count("pk"))
+                .order_by("name", "reason")
+            ],
+        )
+        yield _counter(
+            "dchweb_build_failures_total",
+            "Failed builds, by the step that failed and the reason.",
+            ["step", "reason"],
+            [
+                ([row["step"], row["error_reason"] or "unknown"], row["n"])
+                for row in Build.objects.filter(state=Build.State.FAILED)
+                .values("step", "error_reason")
+                .annotate(n=Count("pk"))
+                .order_by("step", "error_reason")
+            ],
+        )
+        yield _counter(
+            "dchweb_task_retries_total",
+            "Provisioning steps run again (a retried or resumed task), by step.",
+            ["step"],
+            [
+                ([row["name"]], row["n"])
+                for row in BuildHostStep.objects.filter(attempt__gt=1)
+                .values("name")
+                .annotate(n=Count("pk"))
+                .order_by("name")
+            ],
+        )
+        yield _gauge(
+            "dchweb_orphaned_volume_bytes",
+            "Bytes in dchweb's volumes no container uses, by endpoint (as measured).",
+            ["endpoint"],
+            [
+                ([row["endpoint__name"]], row["bytes"] or 0)
+                for row in Volume.objects.filter(
+                    present=True, status=Volume.Status.ORPHANED
+                )
+                .values("endpoint__name")
+                .annotate(bytes=Sum("size_bytes"))
+                .order_by("endpoint__name")
+            ],
+        )
+        yield _gauge(
+            "dchweb_api_tokens_active",
+            "API tokens not revoked.",
+            [],
+            [([], ApiToken.objects.filter(revoked_at__isnull=True).count())],
+        )
+        yield _gauge(
+            "dchweb_audit_events",
+            "Audit events recorded.",
+            [],
+            [([], AuditEvent.objects.count())],
+        )
+
+
+# Registering does not call collect(): the registry's auto_describe is off and
+# the collector has no describe(), so importing this module reads nothing.
+registry = CollectorRegistry()
+registry.register(DatabaseCollector())
+
+
+def exposition() -> str:
+    return generate_latest(registry).decode()
 
 
 def _counts(model, field, values):
