@@ -518,6 +518,10 @@ class BuildHost(models.Model):
         return self.state in self.REMOVABLE_STATES
 
     @property
+    def tls_bundle_filename(self) -> str:
+        return f"dchweb-{self.short_id}-tls.zip"
+
+    @property
     def policy_deletes_volumes(self) -> bool:
         """Removed without a word on its volumes, does the host take them?"""
         return self.volume_policy == self.VolumePolicy.DELETE
@@ -729,6 +733,13 @@ class Deployment(models.Model):
         FAILED = "failed", "Failed"
         REMOVING = "removing", "Removing"
         REMOVED = "removed", "Removed"
+
+    # Its container is (or is about to be) on the engine: ask how it does.
+    LIVE_STATES = (State.STARTING, State.RUNNING)
+    # Going, or gone: removing it again is a no-op.
+    LEAVING_STATES = (State.REMOVING, State.REMOVED)
+    # Will change by itself: the page keeps polling.
+    CHANGING_STATES = (State.REQUESTED, *LIVE_STATES, State.REMOVING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(

@@ -13,17 +13,15 @@ import zipfile
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from hosts import engine
 from hosts.buildhosts import provisioning, tasks
-from hosts.core import audit, installation
+from hosts.core import audit, installation, permissions
+from hosts.core.connections import connection_for
 from hosts.core.errors import Conflict, Invalid, NotFound
-from hosts.core.permissions import is_admin
 from hosts.core.queue import enqueue_on_commit
-from hosts.endpoints.probes import connection_for
 from hosts.models import BuildHost, Endpoint, Registry
 
 # Shown on the pages when a host has less than this left.
@@ -53,19 +51,13 @@ class BuildHostConflict(Conflict):
 def visible_to(user):
     """Build hosts `user` may see: their own; admins all."""
     hosts = BuildHost.objects.select_related("endpoint", "owner")
-    if is_admin(user):
-        return hosts
-    return hosts.filter(owner=user)
+    return permissions.visible_to(user, hosts)
 
 
 def get_visible(user, build_host_id) -> BuildHost:
-    """The host, or BuildHostNotFound: another developer's host is "not found"
-    rather than "forbidden", so ids cannot be probed."""
-    try:
-        return visible_to(user).get(pk=build_host_id)
-    # A malformed id (not a UUID) is as unknown as a missing one.
-    except (BuildHost.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise BuildHostNotFound(f"no build host {build_host_id}") from None
+    hosts = BuildHost.objects.select_related("endpoint", "owner")
+    not_found = BuildHostNotFound(f"no build host {build_host_id}")
+    return permissions.get_visible(user, hosts, build_host_id, not_found)
 
 
 # --- Asking for one -------------------------------------------------------------
@@ -271,7 +263,7 @@ def _check_caps(actor, endpoint, engine_ids) -> None:
     if engine_ids is not None:
         starting = active.filter(
             endpoint=endpoint,
-            state__in=(BuildHost.State.REQUESTED, BuildHost.State.PROVISIONING),
+            state__in=BuildHost.WAITING_STATES,
         ).values_list("pk", flat=True)
         on_endpoint = (engine_ids - {""}) | {str(pk) for pk in starting}
     if len(on_endpoint) >= endpoint.max_build_hosts:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from hosts import engine
 from hosts.core import audit, installation, leases
-from hosts.endpoints.probes import connection_for
+from hosts.core.connections import connection_for
 from hosts.lib import x509
 from hosts.models import AuditEvent, BuildHost, BuildHostImage, BuildHostStep, Registry
 from hosts.volumes import ledger
@@ -90,11 +90,7 @@ def interrupted(now=None, grace=timedelta(0)):
     return BuildHost.objects.filter(
         leases.unowned(now),
         updated_at__lte=now - grace,
-        state__in=(
-            BuildHost.State.REQUESTED,
-            BuildHost.State.PROVISIONING,
-            BuildHost.State.REMOVING,
-        ),
+        state__in=(*BuildHost.WAITING_STATES, BuildHost.State.REMOVING),
     )
 
 
@@ -104,10 +100,7 @@ def interrupted(now=None, grace=timedelta(0)):
 def provision(build_host_id, worker: str) -> str:
     """Run every step; on a failure roll back and mark the host failed."""
     host = BuildHost.objects.filter(pk=build_host_id).first()
-    if host is None or host.state not in (
-        BuildHost.State.REQUESTED,
-        BuildHost.State.PROVISIONING,
-    ):
+    if host is None or host.state not in BuildHost.WAITING_STATES:
         return SKIPPED
     if not take_lease(host.pk, worker):
         return LEASE_BUSY

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from hosts import engine
 from hosts.core import audit, installation
-from hosts.endpoints.probes import connection_for
+from hosts.core.connections import connection_for
 from hosts.lib import logcontext
 from hosts.models import AuditEvent, BuildHost, Endpoint
 
@@ -33,7 +33,6 @@ LEASE = timedelta(minutes=5)
 SYSTEM = AuditEvent.Source.TASK
 # Hosts that should have a container on the engine.
 # Hosts that should have neither container nor (unless kept) volumes.
-ENDED_STATES = (BuildHost.State.REMOVED, BuildHost.State.FAILED)
 
 
 def reconcile_all(enqueue) -> int:
@@ -155,7 +154,7 @@ def _container_seen(connection, endpoint, host, host_id, container, grace, done)
         if container.state != "running" and not _young(container, grace):
             _start_again(connection, host, container, done)
         return False
-    if host.state in ENDED_STATES and not _young(container, grace):
+    if host.state in BuildHost.ENDED_STATES and not _young(container, grace):
         # A removal or a rollback that did not finish: finish it.
         engine.remove_container(connection, container.id)
         done["containers_removed"].append(container.name)
@@ -291,7 +290,7 @@ def _volumes_seen(connection, host, found, containers, grace, now, done):
 
 
 def _volumes_due(host, now) -> bool:
-    if host.state not in ENDED_STATES:
+    if host.state not in BuildHost.ENDED_STATES:
         return False
     if host.policy_deletes_volumes:
         # A failed rollback or removal left them behind.

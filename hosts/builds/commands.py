@@ -8,17 +8,15 @@ caps refuse it at once) and removes when it ends.
 import json
 import re
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from hosts.buildhosts import commands as buildhosts
 from hosts.builds import contexts, tasks
-from hosts.core import audit
+from hosts.core import audit, permissions
 from hosts.core.errors import Invalid, NotFound
-from hosts.core.permissions import is_admin
 from hosts.core.queue import enqueue_on_commit
-from hosts.models import Build, BuildHost, Registry
+from hosts.models import Build, Registry
 
 MAX_TAGS = 10
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -31,7 +29,6 @@ _LOCAL_TAG = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$"
 )
 _BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-RUNNING_STATES = (Build.State.PROVISIONING, Build.State.BUILDING, Build.State.PUSHING)
 
 
 class BuildInvalid(Invalid):
@@ -47,16 +44,13 @@ class BuildNotFound(NotFound):
 
 def visible_to(user):
     builds = Build.objects.select_related("owner", "build_host", "registry")
-    if is_admin(user):
-        return builds
-    return builds.filter(owner=user)
+    return permissions.visible_to(user, builds)
 
 
 def get_visible(user, build_id) -> Build:
-    try:
-        return visible_to(user).get(pk=build_id)
-    except (Build.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise BuildNotFound(f"no build {build_id}") from None
+    builds = Build.objects.select_related("owner", "build_host", "registry")
+    not_found = BuildNotFound(f"no build {build_id}")
+    return permissions.get_visible(user, builds, build_id, not_found)
 
 
 # --- Asking for a build -------------------------------------------------------------
@@ -220,7 +214,7 @@ def _where(actor, data):
         host = buildhosts.get_visible(actor, host_id)
     except buildhosts.BuildHostNotFound:
         raise BuildInvalid(f"no build host {host_id}", "build_host_id") from None
-    if host.state not in (BuildHost.State.READY, BuildHost.State.BUSY):
+    if not host.is_running:
         raise BuildInvalid(
             f"build host {host.name} is {host.state}, not ready", "build_host_id"
         )

@@ -8,7 +8,11 @@ answer) are not these: they end as a failed step with its reason."""
 
 
 class DchwebError(Exception):
+    """Raised bare it is a bug: each kind below says what went wrong, with the
+    HTTP status the API answers and a refused form's page carries."""
+
     code = "error"
+    status = 500
 
     def __init__(self, message: str, *, code: str | None = None):
         super().__init__(message)
@@ -20,6 +24,7 @@ class Invalid(DchwebError, ValueError):
     """Bad input (400); `field` names the setting at fault, when one is."""
 
     code = "invalid"
+    status = 400
 
     def __init__(self, message: str, field: str | None = None, *, code=None):
         super().__init__(message, code=code)
@@ -30,18 +35,21 @@ class NotFound(DchwebError):
     """No such object, or not one the asker may see (404)."""
 
     code = "not_found"
+    status = 404
 
 
 class Forbidden(DchwebError):
     """Not for this user (403): an admin's action, say."""
 
     code = "forbidden"
+    status = 403
 
 
 class Conflict(DchwebError):
     """The request cannot be met as things stand (409); `code` says why."""
 
     code = "conflict"
+    status = 409
 
     def __init__(self, message: str, code: str | None = None):
         super().__init__(message, code=code)
@@ -51,3 +59,4 @@ class Unavailable(DchwebError):
     """A part dchweb depends on does not answer now (503)."""
 
     code = "unavailable"
+    status = 503

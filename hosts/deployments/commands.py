@@ -6,13 +6,11 @@ hosts/deployments/runner.py."""
 import logging
 import shlex
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from hosts.buildhosts import commands as buildhosts
-from hosts.core import audit
+from hosts.core import audit, permissions
 from hosts.core.errors import Invalid, NotFound
-from hosts.core.permissions import is_admin
 from hosts.core.queue import enqueue_on_commit
 from hosts.deployments import tasks
 from hosts.deployments.runner import logs as logs
@@ -33,15 +31,14 @@ class DeploymentNotFound(NotFound):
 
 
 def visible_to(user):
-    found = Deployment.objects.select_related("endpoint", "owner")
-    return found if is_admin(user) else found.filter(owner=user)
+    deployments = Deployment.objects.select_related("endpoint", "owner")
+    return permissions.visible_to(user, deployments)
 
 
 def get_visible(user, deployment_id) -> Deployment:
-    try:
-        return visible_to(user).get(pk=deployment_id)
-    except (Deployment.DoesNotExist, ValidationError, ValueError, TypeError):
-        raise DeploymentNotFound(f"no deployment {deployment_id}") from None
+    deployments = Deployment.objects.select_related("endpoint", "owner")
+    not_found = DeploymentNotFound(f"no deployment {deployment_id}")
+    return permissions.get_visible(user, deployments, deployment_id, not_found)
 
 
 def create(actor, data: dict, *, source=None, request=None) -> Deployment:
@@ -90,7 +87,7 @@ def _command(value) -> list[str]:
 def request_removal(actor, deployment, *, source=None, request=None) -> Deployment:
     with transaction.atomic():
         deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
-        if deployment.state in (Deployment.State.REMOVING, Deployment.State.REMOVED):
+        if deployment.state in Deployment.LEAVING_STATES:
             return deployment
         deployment.state = Deployment.State.REMOVING
         deployment.save(update_fields=["state", "updated_at"])

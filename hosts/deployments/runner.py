@@ -8,7 +8,7 @@ from django.db import transaction
 
 from hosts import engine
 from hosts.core import audit, installation
-from hosts.endpoints.probes import connection_for
+from hosts.core.connections import connection_for
 from hosts.models import AuditEvent, Deployment
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _fail(deployment, connection, error):
 
 def refresh(deployment) -> Deployment:
     """Ask the engine how the container is doing (running, exited)."""
-    if deployment.state not in (Deployment.State.STARTING, Deployment.State.RUNNING):
+    if deployment.state not in Deployment.LIVE_STATES:
         return deployment
     try:
         status = engine.container_status(

@@ -10,21 +10,10 @@ from django.utils import timezone
 
 from hosts import engine
 from hosts.core import audit
+from hosts.core.connections import connection_for
 from hosts.models import Endpoint
 
 FAILURES_BEFORE_OFF = 3
-
-
-def connection_for(endpoint):
-    """The engine adapter's plain view of an endpoint's connection settings."""
-    client = endpoint.client_certificate
-    return engine.Connection(
-        docker_url=endpoint.docker_url,
-        tls_mode=endpoint.tls_mode,
-        ca_pem=endpoint.ca_certificate.pem if endpoint.ca_certificate else "",
-        client_cert_pem=client.pem if client else "",
-        client_key_pem=(client.get_private_key() or "") if client else "",
-    )
 
 
 def probe_endpoint(endpoint_id):

@@ -37,9 +37,16 @@ def reconcile_endpoints() -> int:
     """Periodic (beat): resume interrupted work, reap expired hosts, and one
     reconcile task per enabled endpoint."""
     resume_interrupted(grace=QUEUE_GRACE)
-    for host_id in provisioning.reap_expired():
-        buildhost_tasks.remove_build_host.delay(host_id)
+    reap_expired_hosts()
     return reconciler.reconcile_all(buildhost_tasks.reconcile_endpoint.delay)
+
+
+def reap_expired_hosts() -> int:
+    """Mark every host past its expiry for removal and enqueue the removals."""
+    reaped = provisioning.reap_expired()
+    for host_id in reaped:
+        buildhost_tasks.remove_build_host.delay(host_id)
+    return len(reaped)
 
 
 def resume_interrupted(grace=timedelta(0)) -> int:

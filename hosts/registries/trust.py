@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from hosts import engine
 from hosts.core import audit
-from hosts.endpoints.probes import connection_for
+from hosts.core.connections import connection_for
 from hosts.lib import crypto
 from hosts.models import AuditEvent, Endpoint, Registry, RegistryTrust
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from hosts import engine
 from hosts.core import audit, leases
-from hosts.endpoints.probes import connection_for
+from hosts.core.connections import connection_for
 from hosts.models import AuditEvent, CleanupItem, CleanupPlan, Volume
 from hosts.volumes import plans
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from hosts import engine
 from hosts.core import installation
-from hosts.endpoints.probes import connection_for
+from hosts.core.connections import connection_for
 from hosts.models import (
     AuditEvent,
     BuildHost,

@@ -7,12 +7,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from hosts.core import audit, installation
-from hosts.core.errors import Invalid
+from hosts.core.errors import Conflict, Invalid
 from hosts.models import CleanupItem, CleanupPlan, Volume
 from hosts.volumes.ledger import BATCH, VolumeFilters, ledger
 
+# Ages in days beyond a century overflow a date: refused, not a 500.
+MAX_OLDER_THAN_DAYS = 36500
+
 
 class CleanupInvalid(Invalid):
+    code = "invalid_plan"
+
+
+class PlanNotDraft(Conflict):
+    """A plan is approved once: one that runs or ran cannot be again."""
+
     code = "invalid_plan"
 
 
@@ -28,8 +37,12 @@ def make_plan(actor, rule: dict, *, source=None, request=None) -> CleanupPlan:
     if status == Volume.Status.IN_USE:
         raise CleanupInvalid("volumes in use are never cleaned up")
     older = rule.get("older_than_days")
-    if older is not None and (not isinstance(older, int) or older < 0):
-        raise CleanupInvalid("older_than_days is a whole number of days, 0 or more")
+    if older is not None and (
+        not isinstance(older, int) or not 0 <= older <= MAX_OLDER_THAN_DAYS
+    ):
+        raise CleanupInvalid(
+            f"older_than_days is a whole number of days, 0 to {MAX_OLDER_THAN_DAYS}"
+        )
     filters = VolumeFilters(
         endpoint_id=rule.get("endpoint_id"),
         status=status,
@@ -109,7 +122,7 @@ def approve(actor, plan: CleanupPlan, *, source=None, request=None) -> CleanupPl
     """Approve a draft plan as it stands: it is executing from now on."""
     plan = CleanupPlan.objects.select_for_update().get(pk=plan.pk)
     if plan.state != CleanupPlan.State.DRAFT:
-        raise CleanupInvalid(f"this plan is {plan.state}: make a new one")
+        raise PlanNotDraft(f"this plan is {plan.state}: make a new one")
     plan.state = CleanupPlan.State.EXECUTING
     plan.approved_by = actor
     plan.executed_at = timezone.now()

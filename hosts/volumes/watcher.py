@@ -13,7 +13,7 @@ import threading
 from django.db import close_old_connections
 
 from hosts import engine
-from hosts.endpoints.probes import connection_for
+from hosts.core.connections import connection_for
 from hosts.models import Endpoint
 from hosts.volumes import ledger
 

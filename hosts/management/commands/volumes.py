@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from hosts.api.schemas import VolumeOut
+from hosts.api.schemas.volumes import VolumeOut
 from hosts.models import AuditEvent, Endpoint
 from hosts.volumes import commands as volumes
 from hosts.volumes import ledger
