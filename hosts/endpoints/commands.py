@@ -74,21 +74,9 @@ def create_endpoint(actor, data: dict, *, source=None, request=None) -> Endpoint
     if Endpoint.objects.filter(name=values["name"]).exists():
         raise EndpointNameTaken(values["name"])
     endpoint = Endpoint(**values)
-    try:
-        with transaction.atomic():
-            endpoint.save()
-            audit.record(
-                actor,
-                "endpoint.create",
-                endpoint,
-                _describe(endpoint),
-                source=source,
-                request=request,
-            )
-            _probe_on_commit(endpoint.pk)
-    except IntegrityError:
-        raise EndpointNameTaken(values["name"]) from None
-    return endpoint
+    return _save_and_probe(
+        actor, endpoint, "endpoint.create", _describe(endpoint), source, request
+    )
 
 
 def update_endpoint(
@@ -103,20 +91,23 @@ def update_endpoint(
         if getattr(endpoint, name) != value:
             changed[name] = str(value) if value is not None else None
             setattr(endpoint, name, value)
+    return _save_and_probe(
+        actor, endpoint, "endpoint.update", {"changed": changed}, source, request
+    )
+
+
+def _save_and_probe(actor, endpoint, action, details, source, request) -> Endpoint:
+    """Save and audit in one transaction, then probe once it commits. The name
+    was checked before; a save that races another takes the same refusal."""
     try:
         with transaction.atomic():
             endpoint.save()
             audit.record(
-                actor,
-                "endpoint.update",
-                endpoint,
-                {"changed": changed},
-                source=source,
-                request=request,
+                actor, action, endpoint, details, source=source, request=request
             )
             _probe_on_commit(endpoint.pk)
     except IntegrityError:
-        raise EndpointNameTaken(values["name"]) from None
+        raise EndpointNameTaken(endpoint.name) from None
     return endpoint
 
 
