@@ -83,7 +83,13 @@ lint-migrations: venv
 
 venv: $(VENV)/.installed
 
+# What the venv needs from Debian on a fresh machine: venv itself, and for
+# python-ldap (built from source) a C compiler with the Python, OpenLDAP and
+# SASL headers. Installed when missing, with the devstack's own helper.
+VENV_PACKAGES := python3-venv python3-dev gcc libc6-dev libldap2-dev libsasl2-dev
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt
+	bash -euo pipefail -c 'source devstack/lib.sh && install_packages $(VENV_PACKAGES)'
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@

@@ -34,6 +34,25 @@ REDIS_PID="$STATE/redis.pid"
 HOSTS_FILE="$STATE/hosts"
 CERTS_D="$STATE/certs.d"
 
+# The sign-in directory: Debian's slapd with a config and database of its own
+# under var/devstack/ldap, on a unix socket only (no TCP port to clash over).
+# The machine's root user manages it over that socket (SASL EXTERNAL).
+LDAP_DIR="$STATE/ldap"
+LDAP_CONF="$LDAP_DIR/slapd.d"
+LDAP_DATA="$LDAP_DIR/data"
+LDAP_PID="$STATE/slapd.pid"
+LDAP_SOCK="$STATE/ldapi"
+# unix socket paths are limited to 108 bytes (see EXEC_ROOT above).
+((${#LDAP_SOCK} < 100)) || LDAP_SOCK="/run/dchweb-ldap-$DSID/ldapi"
+LDAP_SOCK_URL="${LDAP_SOCK//\//%2F}"
+LDAP_URI="ldapi://${LDAP_SOCK_URL//+/%2B}"
+LDAP_SUFFIX="dc=dchweb,dc=test"
+LDAP_BIND_DN="cn=dchweb,ou=services,$LDAP_SUFFIX"
+LDAP_BIND_PASSWORD_FILE="$LDAP_DIR/bind-password"
+# `username password group` a line (group: developers or admins; a user in
+# both has two lines). devstack/up makes it with two users when missing.
+LDAP_USERS_FILE="$STATE/ldap-users"
+
 REGISTRY_NAME="registry.test"
 REGISTRY_PORT=5443
 REGISTRY="$REGISTRY_NAME:$REGISTRY_PORT"
