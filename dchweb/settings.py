@@ -6,6 +6,7 @@ off. The README's configuration table lists the variables users set most.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -68,12 +69,58 @@ if not SECRET_KEY:
 DEBUG = False if PRODUCTION else env_bool("DCHWEB_DEBUG", default=True)
 ALLOWED_HOSTS = env_list("DCHWEB_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DCHWEB_CSRF_TRUSTED_ORIGINS")
-SESSION_COOKIE_SECURE = env_bool("DCHWEB_SECURE_COOKIES", default=PRODUCTION)
+
+# --- Security headers and HTTPS ------------------------------------------------
+
+# Served over TLS only (design.md §4.4; docs/deploy.md): HSTS, every plain-HTTP
+# request redirected to https, cookies marked Secure.
+HTTPS = env_bool("DCHWEB_HTTPS")
+SESSION_COOKIE_SECURE = env_bool("DCHWEB_SECURE_COOKIES", default=PRODUCTION or HTTPS)
+if HTTPS and not SESSION_COOKIE_SECURE:
+    raise ImproperlyConfigured(
+        "DCHWEB_HTTPS=1 with DCHWEB_SECURE_COOKIES=0: cookies over HTTPS must be secure"
+    )
 # Behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto
 # (docs/deploy.md); only then may the header be believed.
 if env_bool("DCHWEB_BEHIND_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = HTTPS
+# A load balancer's health check asks the backend over plain HTTP, without the
+# proxy's X-Forwarded-Proto: a redirect to https would count as "down".
+# /healthz takes no cookie and no credential, so it answers on either scheme.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = 365 * 24 * 3600 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+# Off unless asked: the preload list is built into browsers, covers the whole
+# registered domain (every subdomain, other services too) and takes months to
+# leave; that is the domain owner's decision, not one dchweb's settings make.
+SECURE_HSTS_PRELOAD = HTTPS and env_bool("DCHWEB_HSTS_PRELOAD")
+# Django's deploy check asks for preload whenever HSTS is on (security.W021);
+# without preload that is the decision above, not an oversight.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Sent on every response by hosts.middleware.ContentSecurityPolicyMiddleware.
+# No inline script or style anywhere: htmx runs with allowEval off and no
+# injected indicator style (the htmx-config meta in templates/base.html), the
+# pages' own code is static/js/dchweb.js, the styles static/css/dchweb.css.
+# img-src data: is for the icons Swagger UI's stylesheet (/api/v1/docs) draws
+# from data: URLs.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "object-src 'none'",
+    ]
+)
 
 # Secrets at rest (registry passwords, private keys). A comma-separated list of
 # Fernet keys: the first encrypts, all decrypt, so keys can rotate. Empty means
@@ -90,11 +137,15 @@ INSTALLED_APPS = [
     "django_htmx",
     # Serves the Swagger UI files for /api/v1/docs locally: no CDN.
     "ninja",
+    # Login throttling (AXES_* under Auth); its tables hold the failed sign-ins.
+    "axes",
     "hosts",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside WhiteNoise and the early refusals, so every answer carries it.
+    "hosts.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "hosts.middleware.ApiErrorsAsJsonMiddleware",
     "hosts.middleware.RequestSizeLimitMiddleware",
@@ -109,6 +160,8 @@ MIDDLEWARE = [
     # After MessageMiddleware, so it sees the messages before they are stored.
     "hosts.middleware.HtmxMessagesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in that axes refused into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dchweb.urls"
@@ -187,10 +240,149 @@ LOGIN_EXEMPT_PATH_PREFIXES = (
     "/api/",
 )
 
+# axes first: it refuses a locked-out sign-in before any backend checks the
+# password. Programmatic authenticate() calls must pass the request.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Login throttling (django-axes). DCHWEB_LOGIN_FAILURE_LIMIT failed sign-ins
+# for one user name from one address (REMOTE_ADDR, as the audit trail reads
+# it) lock that name at that address for DCHWEB_LOGIN_LOCKOUT_MINUTES; the
+# same name elsewhere and other names at that address still sign in. Every
+# failure during the lockout starts the wait again; a good sign-in clears the
+# count. The count lives in axes' tables, shared by all web processes. API
+# bearer tokens never pass through here. The lockout is the login page with
+# the reason (status 429); hosts/accounts/signals.py audits it.
+AXES_FAILURE_LIMIT = env_int("DCHWEB_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("DCHWEB_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Sign-ins are audited by dchweb where it matters (lockouts); no second log of
+# every successful one in axes' AccessLog table.
+AXES_DISABLE_ACCESS_LOG = True
+# No "AXES: BEGIN version ..." line at every start: the log goes to stdout,
+# where a management command's output (a token, a password) is read.
+AXES_VERBOSE = False
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+# The longest life an API token may be given (days); a new one lives 90 days
+# unless asked otherwise (hosts/accounts/commands.py).
+DCHWEB_API_TOKEN_MAX_DAYS = env_int("DCHWEB_API_TOKEN_MAX_DAYS", 365)
+
+# --- Directory sign-in (LDAP / Active Directory) -------------------------------
+
+# Off while DCHWEB_LDAP_SERVER_URI is empty. On: hosts.accounts.directory's
+# backend (django-auth-ldap) is asked before ModelBackend, so local accounts
+# (`admin`) still sign in, also while the directory is down. A person's user
+# is made at their first directory sign-in; at every one, the Django groups
+# `developers` and `admins` are set to their membership of the two LDAP groups
+# below, and someone in neither may not sign in. The groups must be found by
+# the group search (under DCHWEB_LDAP_GROUP_BASE). docs/deploy.md has an
+# Active Directory example; the devstack runs an OpenLDAP (var/devstack/env).
+LDAP_SERVER_URI = env_str("DCHWEB_LDAP_SERVER_URI").strip()
+if LDAP_SERVER_URI:
+    import ldap
+    from django_auth_ldap import config as ldap_config
+
+    def _ldap_bind_password():
+        path = env_str("DCHWEB_LDAP_BIND_PASSWORD_FILE")
+        if not path:
+            return env_str("DCHWEB_LDAP_BIND_PASSWORD")
+        try:
+            return Path(path).read_text().strip()
+        except OSError as error:
+            raise ImproperlyConfigured(
+                f"DCHWEB_LDAP_BIND_PASSWORD_FILE={path!r}: {error.strerror}"
+            ) from None
+
+    LDAP_GROUP_TYPES = {
+        "groupOfNames": lambda: ldap_config.GroupOfNamesType(),
+        "nestedGroupOfNames": lambda: ldap_config.NestedGroupOfNamesType(),
+        "groupOfUniqueNames": lambda: ldap_config.GroupOfUniqueNamesType(),
+        "activeDirectory": lambda: ldap_config.ActiveDirectoryGroupType(),
+        "nestedActiveDirectory": lambda: ldap_config.NestedActiveDirectoryGroupType(),
+        "posixGroup": lambda: ldap_config.PosixGroupType(),
+    }
+    _ldap_group_type = env_str("DCHWEB_LDAP_GROUP_TYPE", "groupOfNames")
+    if _ldap_group_type not in LDAP_GROUP_TYPES:
+        raise ImproperlyConfigured(
+            f"DCHWEB_LDAP_GROUP_TYPE={_ldap_group_type!r}: use one of "
+            + ", ".join(LDAP_GROUP_TYPES)
+        )
+    _ldap_user_base = env_str("DCHWEB_LDAP_USER_BASE")
+    _ldap_group_base = env_str("DCHWEB_LDAP_GROUP_BASE")
+    # Django group -> the DN of the LDAP group whose members are in it.
+    DCHWEB_LDAP_GROUPS = {
+        "developers": env_str("DCHWEB_LDAP_DEVELOPERS_GROUP"),
+        "admins": env_str("DCHWEB_LDAP_ADMINS_GROUP"),
+    }
+    _ldap_missing = [
+        name
+        for name, value in [
+            ("DCHWEB_LDAP_USER_BASE", _ldap_user_base),
+            ("DCHWEB_LDAP_GROUP_BASE", _ldap_group_base),
+            ("DCHWEB_LDAP_DEVELOPERS_GROUP", DCHWEB_LDAP_GROUPS["developers"]),
+            ("DCHWEB_LDAP_ADMINS_GROUP", DCHWEB_LDAP_GROUPS["admins"]),
+        ]
+        if not value
+    ]
+    if _ldap_missing:
+        raise ImproperlyConfigured(
+            "DCHWEB_LDAP_SERVER_URI is set but not " + ", ".join(_ldap_missing)
+        )
+
+    AUTH_LDAP_SERVER_URI = LDAP_SERVER_URI
+    AUTH_LDAP_BIND_DN = env_str("DCHWEB_LDAP_BIND_DN")
+    AUTH_LDAP_BIND_PASSWORD = _ldap_bind_password()
+    AUTH_LDAP_USER_SEARCH = ldap_config.LDAPSearch(
+        _ldap_user_base,
+        ldap.SCOPE_SUBTREE,
+        env_str("DCHWEB_LDAP_USER_FILTER", "(uid=%(user)s)"),
+    )
+    AUTH_LDAP_USER_ATTR_MAP = {
+        "first_name": "givenName",
+        "last_name": "sn",
+        "email": "mail",
+    }
+    AUTH_LDAP_GROUP_SEARCH = ldap_config.LDAPSearch(
+        _ldap_group_base,
+        ldap.SCOPE_SUBTREE,
+        env_str("DCHWEB_LDAP_GROUP_FILTER", "(objectClass=groupOfNames)"),
+    )
+    AUTH_LDAP_GROUP_TYPE = LDAP_GROUP_TYPES[_ldap_group_type]()
+    AUTH_LDAP_REQUIRE_GROUP = ldap_config.LDAPGroupQuery(
+        DCHWEB_LDAP_GROUPS["developers"]
+    ) | ldap_config.LDAPGroupQuery(DCHWEB_LDAP_GROUPS["admins"])
+    AUTH_LDAP_ALWAYS_UPDATE_USER = True
+    AUTH_LDAP_START_TLS = env_bool("DCHWEB_LDAP_START_TLS")
+    _ldap_timeout = env_int("DCHWEB_LDAP_TIMEOUT", 5)
+    AUTH_LDAP_CONNECTION_OPTIONS = {
+        # Active Directory answers with referrals python-ldap would chase.
+        ldap.OPT_REFERRALS: 0,
+        # A directory that does not answer holds a sign-in this long at most.
+        ldap.OPT_NETWORK_TIMEOUT: _ldap_timeout,
+        ldap.OPT_TIMEOUT: _ldap_timeout,
+    }
+    if env_str("DCHWEB_LDAP_CA_FILE"):
+        # The CA that signed the directory's certificate (ldaps:// or StartTLS);
+        # the last option makes a new TLS context with the ones before it.
+        AUTH_LDAP_CONNECTION_OPTIONS |= {
+            ldap.OPT_X_TLS_CACERTFILE: env_str("DCHWEB_LDAP_CA_FILE"),
+            ldap.OPT_X_TLS_REQUIRE_CERT: ldap.OPT_X_TLS_DEMAND,
+            ldap.OPT_X_TLS_NEWCTX: 0,
+        }
+    # Before ModelBackend; django-axes' backend, when listed, stays first.
+    AUTHENTICATION_BACKENDS.insert(
+        AUTHENTICATION_BACKENDS.index("django.contrib.auth.backends.ModelBackend"),
+        "hosts.accounts.directory.DirectoryBackend",
+    )
 
 # --- I18n -------------------------------------------------------------------
 

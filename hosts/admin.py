@@ -79,24 +79,29 @@ class RegistryAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are created with `manage.py createapitoken`; here they are
-    listed and revoked."""
+    """Tokens are created with `manage.py createapitoken` or by their owners
+    (POST /api/v1/tokens); here they are listed and revoked. An empty
+    "expires at" is a token made before tokens expired: it never does."""
 
     list_display = (
         "name",
         "user",
         "prefix",
+        "scope",
         "created_at",
+        "expires_at",
         "last_used_at",
         "revoked_at",
     )
-    list_filter = ("revoked_at",)
+    list_filter = ("scope", "revoked_at", "expires_at")
     search_fields = ("name", "prefix", "user__username")
     readonly_fields = (
         "user",
         "name",
         "prefix",
+        "scope",
         "created_at",
+        "expires_at",
         "last_used_at",
         "revoked_at",
     )

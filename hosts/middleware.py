@@ -1,5 +1,5 @@
 """Project-wide request handling: login everywhere, JSON errors on the API,
-Django messages on HTMX swaps."""
+Django messages on HTMX swaps, the Content-Security-Policy header."""
 
 import json
 from http import HTTPStatus
@@ -21,6 +21,38 @@ class LoginRequiredExceptPublicPathsMiddleware(LoginRequiredMiddleware):
         if request.path.startswith(settings.LOGIN_EXEMPT_PATH_PREFIXES):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class ContentSecurityPolicyMiddleware:
+    """The Content-Security-Policy header (settings.CONTENT_SECURITY_POLICY) on
+    every response: pages, fragments, the API, static files, /healthz.
+
+    The pages hold no inline script or style, and neither does the Swagger UI
+    of /api/v1/docs (ninja loads its init code from a static file), so one
+    policy fits every path. One exception, in development only: with DEBUG on,
+    Django's technical 404 and 500 pages style and script themselves inline,
+    so an HTML error answer goes without the header there.
+    """
+
+    HEADER = "Content-Security-Policy"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.HEADER in response or self._is_debug_error_page(response):
+            return response
+        response[self.HEADER] = settings.CONTENT_SECURITY_POLICY
+        return response
+
+    @staticmethod
+    def _is_debug_error_page(response) -> bool:
+        return (
+            settings.DEBUG
+            and response.status_code >= 400
+            and response.get("Content-Type", "").startswith("text/html")
+        )
 
 
 class ApiErrorsAsJsonMiddleware:

@@ -192,14 +192,28 @@ class RegistryTrust(models.Model):
         return f"{self.endpoint} → {self.registry}: {self.reason or 'unknown'}"
 
 
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self, now=None):
+        """Tokens that still open the API: not revoked, not expired."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
+
+
 class ApiToken(models.Model):
     """A bearer token for the API. Only its SHA-256 is stored; the plaintext
     is shown once, when created (hosts/core/tokens.py)."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read only"
+        WRITE = "write", "Read and write"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
     )
     name = models.CharField(max_length=100, default="default")
+    # `write` is the default so that the tokens made before scopes existed
+    # keep doing what they did (migration 0012).
+    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.WRITE)
     # The token's public first part: finds the row without the secret, and
     # lets a user tell their tokens apart.
     prefix = models.CharField(max_length=16, db_index=True)
@@ -207,6 +221,11 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Null only on the tokens made before expiry existed (migration 0012):
+    # every new token gets one (hosts.accounts.commands.create_api_token).
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at",)
@@ -216,7 +235,16 @@ class ApiToken(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.has_expired()
+
+    def has_expired(self, now=None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (
+            now or timezone.now()
+        )
+
+    @property
+    def read_only(self) -> bool:
+        return self.scope == self.Scope.READ
 
 
 class AuditEvent(models.Model):

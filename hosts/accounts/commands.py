@@ -3,38 +3,123 @@ Views, the API, the CLI and the seeding call these; each records an audit
 event in the same transaction as the change."""
 
 import secrets
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
 from hosts.core import audit, tokens
+from hosts.core.errors import Invalid, NotFound
 from hosts.core.permissions import ADMINS_GROUP, DEVELOPERS_GROUP
 from hosts.models import ApiToken
 
+# A new token's life when none is asked for; never beyond the admins' maximum
+# (settings.DCHWEB_API_TOKEN_MAX_DAYS).
+DEFAULT_TOKEN_DAYS = 90
+TOKEN_NAME_MAX_LENGTH = ApiToken._meta.get_field("name").max_length
+
 
 @transaction.atomic
-def create_api_token(user, name: str, *, actor, source: str, request=None):
-    """A new token for `user`: returns (row, plaintext). Show the plaintext
-    once; it cannot be recovered."""
+def create_api_token(
+    user,
+    name: str,
+    *,
+    actor,
+    source: str | None = None,
+    scope: str = ApiToken.Scope.WRITE,
+    expires_days: int | None = None,
+    request=None,
+):
+    """A new token for `user`, `scope` read or write, expiring after
+    `expires_days` (default DEFAULT_TOKEN_DAYS, at most the maximum): returns
+    (row, plaintext). Show the plaintext once; it cannot be recovered.
+    Raises Invalid (name, scope, expires_days) before anything is saved."""
+    name = _token_name(name)
+    scope = _token_scope(scope)
+    expires_at = timezone.now() + timedelta(days=_token_days(expires_days))
     plaintext, prefix = tokens.new_token()
     api_token = ApiToken.objects.create(
-        user=user, name=name, prefix=prefix, token_hash=tokens.hash_token(plaintext)
+        user=user,
+        name=name,
+        scope=scope,
+        expires_at=expires_at,
+        prefix=prefix,
+        token_hash=tokens.hash_token(plaintext),
     )
     audit.record(
         actor,
         "api_token.created",
         api_token,
-        {"user": user.get_username(), "name": name, "prefix": prefix},
+        {
+            "user": user.get_username(),
+            "name": name,
+            "prefix": prefix,
+            "scope": scope,
+            "expires_at": expires_at.isoformat(),
+        },
         source=source,
         request=request,
     )
     return api_token, plaintext
 
 
+def _token_name(name) -> str:
+    name = str(name or "").strip()
+    if not name:
+        raise Invalid("a token needs a name", "name")
+    if len(name) > TOKEN_NAME_MAX_LENGTH:
+        raise Invalid(
+            f"the name is longer than {TOKEN_NAME_MAX_LENGTH} characters", "name"
+        )
+    return name
+
+
+def _token_scope(scope) -> str:
+    if scope not in ApiToken.Scope.values:
+        raise Invalid(
+            f"the scope must be one of {', '.join(ApiToken.Scope.values)}", "scope"
+        )
+    return scope
+
+
+def _token_days(days) -> int:
+    """The days a new token lives: as asked, else the default (shortened to
+    the maximum when an admin set a smaller one)."""
+    longest = settings.DCHWEB_API_TOKEN_MAX_DAYS
+    if days is None:
+        return min(DEFAULT_TOKEN_DAYS, longest)
+    # bool is an int to Python, not to the person who sent `true`.
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= longest:
+        raise Invalid(
+            f"a token expires after 1 to {longest} days (the maximum "
+            "DCHWEB_API_TOKEN_MAX_DAYS)",
+            "expires_days",
+        )
+    return days
+
+
+def own_tokens(user):
+    """`user`'s tokens, revoked and expired ones too, newest first. Tokens are
+    their owner's alone: admins see others' in the Django admin, not here."""
+    return ApiToken.objects.filter(user=user)
+
+
+def get_own_token(user, token_id) -> ApiToken:
+    """One of `user`'s tokens; NotFound for another's as for a missing one
+    (ids cannot be probed), and for an id that is not a number."""
+    try:
+        return own_tokens(user).get(pk=token_id)
+    except (ApiToken.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"no token with id {token_id}") from None
+
+
 @transaction.atomic
-def revoke_api_token(api_token: ApiToken, *, actor, source: str, request=None):
+def revoke_api_token(
+    api_token: ApiToken, *, actor, source: str | None = None, request=None
+):
     if api_token.revoked_at is not None:
         return api_token
     api_token.revoked_at = timezone.now()

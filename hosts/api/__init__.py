@@ -4,6 +4,7 @@
 from ninja import NinjaAPI
 
 from hosts.api import (
+    accounts,
     audit,
     build_hosts,
     builds,
@@ -12,7 +13,6 @@ from hosts.api import (
     endpoints,
     errors,
     images,
-    me,
     registries,
     volumes,
 )
@@ -31,7 +31,7 @@ api = NinjaAPI(
 )
 errors.install(api)
 for domain in (
-    me,
+    accounts,
     endpoints,
     registries,
     certificates,

@@ -3,6 +3,7 @@ hosts/buildhosts/commands.py and the Celery tasks it enqueues."""
 
 from ninja import Field, Query, Router, Schema, Status
 
+from hosts.api.auth import BearerToken, visible
 from hosts.api.schemas.build_hosts import BuildHostIn, BuildHostOut, ExtendIn
 from hosts.api.schemas.common import MAX_LIST_OFFSET, errors
 from hosts.buildhosts import commands as buildhosts
@@ -12,7 +13,10 @@ from hosts.models import BuildHost
 router = Router(tags=["build hosts"])
 
 ERRORS = errors(400, 401, 404)
-CHANGE_ERRORS = errors(400, 401, 404, 409)
+CHANGE_ERRORS = errors(400, 401, 403, 404, 409)
+# An operation on one host: another's is a 404 before the input is read
+# (hosts/api/auth.py).
+ONE_HOST = BearerToken(visible("build_host_id", buildhosts.get_visible))
 
 
 class BuildHostFilters(Schema):
@@ -49,7 +53,11 @@ def create_build_host(request, payload: BuildHostIn):
     return Status(202, host)
 
 
-@router.get("/build-hosts/{build_host_id}", response={200: BuildHostOut, **ERRORS})
+@router.get(
+    "/build-hosts/{build_host_id}",
+    response={200: BuildHostOut, **ERRORS},
+    auth=ONE_HOST,
+)
 def get_build_host(request, build_host_id: str):
     return buildhosts.get_visible(request.auth, build_host_id)
 
@@ -58,6 +66,7 @@ def get_build_host(request, build_host_id: str):
     "/build-hosts/{build_host_id}/extend",
     response={200: BuildHostOut, **CHANGE_ERRORS},
     summary="Extend a build host's time to live",
+    auth=ONE_HOST,
 )
 def extend_build_host(request, build_host_id: str, payload: ExtendIn):
     host = buildhosts.get_visible(request.auth, build_host_id)
@@ -68,6 +77,7 @@ def extend_build_host(request, build_host_id: str, payload: ExtendIn):
     "/build-hosts/{build_host_id}",
     response={202: BuildHostOut, **CHANGE_ERRORS},
     summary="Remove a build host",
+    auth=ONE_HOST,
 )
 def remove_build_host(request, build_host_id: str, volumes: str = ""):
     """202: the worker removes the container, and the volumes when
@@ -83,6 +93,7 @@ def remove_build_host(request, build_host_id: str, volumes: str = ""):
     "/build-hosts/{build_host_id}/tls-bundle",
     response={200: None, **CHANGE_ERRORS},
     summary="The owner's TLS bundle (zip: ca.pem, cert.pem, key.pem)",
+    auth=ONE_HOST,
 )
 def tls_bundle(request, build_host_id: str):
     host = buildhosts.get_visible(request.auth, build_host_id)

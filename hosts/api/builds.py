@@ -5,6 +5,7 @@ from django.http import HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from hosts.api.auth import BearerToken, visible
 from hosts.api.schemas.builds import BuildOut
 from hosts.api.schemas.common import errors
 from hosts.builds import commands as builds
@@ -13,6 +14,9 @@ from hosts.builds import logs as buildlogs
 router = Router(tags=["builds"])
 
 ERRORS = errors(400, 401, 404)
+# An operation on one build: another's is a 404 before the input is read
+# (hosts/api/auth.py).
+ONE_BUILD = BearerToken(visible("build_id", builds.get_visible))
 
 
 class BuildForm(Schema):
@@ -34,7 +38,7 @@ class BuildForm(Schema):
 
 @router.post(
     "/builds",
-    response={202: BuildOut, **errors(400, 401, 404, 409)},
+    response={202: BuildOut, **errors(400, 401, 403, 404, 409)},
     summary="Build (and push) an image",
 )
 def create_build(request, form: Form[BuildForm], context: File[UploadedFile] = None):
@@ -59,7 +63,7 @@ def list_builds(request, filters: Query[BuildFilters]):
     return found[:200]
 
 
-@router.get("/builds/{build_id}", response={200: BuildOut, **ERRORS})
+@router.get("/builds/{build_id}", response={200: BuildOut, **ERRORS}, auth=ONE_BUILD)
 def get_build(request, build_id: str):
     return builds.get_visible(request.auth, build_id)
 
@@ -74,6 +78,7 @@ class LogQuery(Schema):
     "/builds/{build_id}/log",
     response={200: None, **ERRORS},
     summary="The build's log from an offset",
+    auth=ONE_BUILD,
 )
 def build_log(request, build_id: str, params: Query[LogQuery]):
     """text/plain, at most 64 KiB from `offset`; header `X-Next-Offset` is the
@@ -88,8 +93,9 @@ def build_log(request, build_id: str, params: Query[LogQuery]):
 
 @router.post(
     "/builds/{build_id}/cancel",
-    response={202: BuildOut, **ERRORS},
+    response={202: BuildOut, **errors(400, 401, 403, 404)},
     summary="Cancel a build",
+    auth=ONE_BUILD,
 )
 def cancel_build(request, build_id: str):
     build = builds.get_visible(request.auth, build_id)

@@ -3,6 +3,7 @@ hosts/certificates/commands.py and hosts/core/pki.py."""
 
 from ninja import Router, Status
 
+from hosts.api.auth import BearerToken, admin_only
 from hosts.api.schemas.certificates import (
     CertificateAuthorityOut,
     CertificateIn,
@@ -11,7 +12,6 @@ from hosts.api.schemas.certificates import (
 from hosts.api.schemas.common import errors
 from hosts.certificates import commands as certificates
 from hosts.core import pki
-from hosts.core.permissions import require_admin
 
 router = Router(tags=["certificates"])
 
@@ -26,11 +26,11 @@ def list_certificates(request):
     "/certificates",
     response={201: CertificateOut, **errors(400, 401, 403, 409)},
     summary="Upload a certificate",
+    auth=BearerToken(admin_only("only admins may add certificates")),
 )
 def create_certificate(request, payload: CertificateIn):
     """Admins only. 400 `invalid_certificate` says what is wrong with the PEM
     or key; nothing is saved then."""
-    require_admin(request.auth, "only admins may add certificates")
     certificate = certificates.create_certificate(
         request.auth,
         payload.name,
@@ -55,8 +55,8 @@ def get_certificate_authority(request):
     "/certificate-authority/rotate",
     response={201: CertificateAuthorityOut, **errors(400, 401, 403)},
     summary="Rotate dchweb's CA",
+    auth=BearerToken(admin_only("only admins may rotate dchweb's CA")),
 )
 def rotate_certificate_authority(request):
     """Admins only. A new active CA; the old one is kept, inactive."""
-    require_admin(request.auth, "only admins may rotate dchweb's CA")
     return Status(201, pki.rotate_ca(request.auth, request=request))

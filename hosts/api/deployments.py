@@ -3,6 +3,7 @@ hosts/deployments/commands.py."""
 
 from ninja import Router, Status
 
+from hosts.api.auth import BearerToken, visible
 from hosts.api.schemas.common import errors
 from hosts.api.schemas.deployments import DeploymentIn, DeploymentOut
 from hosts.deployments import commands as deployments
@@ -10,6 +11,10 @@ from hosts.deployments import commands as deployments
 router = Router(tags=["deployments"])
 
 ERRORS = errors(400, 401, 404)
+CHANGE_ERRORS = errors(400, 401, 403, 404)
+# An operation on one deployment: another's is a 404 before the input is read
+# (hosts/api/auth.py).
+ONE_DEPLOYMENT = BearerToken(visible("deployment_id", deployments.get_visible))
 
 
 @router.get("/deployments", response={200: list[DeploymentOut], **errors(400, 401)})
@@ -19,7 +24,7 @@ def list_deployments(request):
 
 @router.post(
     "/deployments",
-    response={202: DeploymentOut, **ERRORS},
+    response={202: DeploymentOut, **CHANGE_ERRORS},
     summary="Run a pushed image on an endpoint",
 )
 def create_deployment(request, payload: DeploymentIn):
@@ -28,7 +33,11 @@ def create_deployment(request, payload: DeploymentIn):
     return Status(202, deployment)
 
 
-@router.get("/deployments/{deployment_id}", response={200: DeploymentOut, **ERRORS})
+@router.get(
+    "/deployments/{deployment_id}",
+    response={200: DeploymentOut, **ERRORS},
+    auth=ONE_DEPLOYMENT,
+)
 def get_deployment(request, deployment_id: str):
     """With the container's state and last output lines, as the engine says now."""
     deployment = deployments.get_visible(request.auth, deployment_id)
@@ -39,8 +48,9 @@ def get_deployment(request, deployment_id: str):
 
 @router.delete(
     "/deployments/{deployment_id}",
-    response={202: DeploymentOut, **ERRORS},
+    response={202: DeploymentOut, **CHANGE_ERRORS},
     summary="Remove a deployment",
+    auth=ONE_DEPLOYMENT,
 )
 def remove_deployment(request, deployment_id: str):
     deployment = deployments.get_visible(request.auth, deployment_id)

@@ -2,15 +2,18 @@
 
 from ninja import Router, Status
 
+from hosts.api.auth import BearerToken, admin_only
 from hosts.api.lookups import get_or_404
 from hosts.api.schemas.common import errors
 from hosts.api.schemas.endpoints import EndpointIn, EndpointOut
 from hosts.core.errors import Conflict
-from hosts.core.permissions import require_admin
 from hosts.endpoints import commands as endpoints
 from hosts.models import Endpoint
 
 router = Router(tags=["endpoints"])
+
+# Checked before the body is read (hosts/api/auth.py).
+ADMINS = BearerToken(admin_only("only admins may manage endpoints"))
 
 
 @router.get("/endpoints", response={200: list[EndpointOut], **errors(400, 401)})
@@ -22,11 +25,11 @@ def list_endpoints(request):
     "/endpoints",
     response={201: EndpointOut, **errors(400, 401, 403, 404, 409)},
     summary="Register an endpoint",
+    auth=ADMINS,
 )
 def create_endpoint(request, payload: EndpointIn):
     """Admins only. 400 `invalid_endpoint` says which setting is wrong; 404 for
     an unknown certificate id. The endpoint is probed once it is saved."""
-    require_admin(request.auth, "only admins may register endpoints")
     endpoint = endpoints.create_endpoint(request.auth, payload.dict(), request=request)
     return Status(201, endpoint)
 
@@ -42,10 +45,10 @@ def get_endpoint(request, endpoint_id: int):
     "/endpoints/{endpoint_id}",
     response={200: EndpointOut, **errors(400, 401, 403, 404, 409)},
     summary="Change an endpoint",
+    auth=ADMINS,
 )
 def update_endpoint(request, endpoint_id: int, payload: EndpointIn):
     """Admins only. The same checks as registering; probed again once saved."""
-    require_admin(request.auth, "only admins may change endpoints")
     endpoint = _endpoint_or_404(endpoint_id)
     return endpoints.update_endpoint(
         request.auth, endpoint, payload.dict(), request=request
@@ -56,11 +59,11 @@ def update_endpoint(request, endpoint_id: int, payload: EndpointIn):
     "/endpoints/{endpoint_id}/probe",
     response={202: EndpointOut, **errors(400, 401, 403, 404, 409)},
     summary="Probe an endpoint now",
+    auth=ADMINS,
 )
 def probe_endpoint(request, endpoint_id: int):
     """Admins only. 202: the worker probes it; read the endpoint for the
     result. 409 when the endpoint is disabled."""
-    require_admin(request.auth, "only admins may probe endpoints")
     endpoint = _endpoint_or_404(endpoint_id)
     if not endpoints.request_probe(request.auth, endpoint, request=request):
         raise Conflict("the endpoint is disabled: enable it to probe it")
@@ -71,6 +74,7 @@ def probe_endpoint(request, endpoint_id: int):
     "/endpoints/{endpoint_id}/disable",
     response={200: EndpointOut, **errors(400, 401, 403, 404)},
     summary="Disable an endpoint",
+    auth=ADMINS,
 )
 def disable_endpoint(request, endpoint_id: int):
     """Admins only. It stays disabled (probes skip it) until enabled."""
@@ -81,6 +85,7 @@ def disable_endpoint(request, endpoint_id: int):
     "/endpoints/{endpoint_id}/enable",
     response={200: EndpointOut, **errors(400, 401, 403, 404)},
     summary="Enable an endpoint",
+    auth=ADMINS,
 )
 def enable_endpoint(request, endpoint_id: int):
     """Admins only. Health is `off` until the probe, enqueued now, answers."""
@@ -88,7 +93,6 @@ def enable_endpoint(request, endpoint_id: int):
 
 
 def _set_disabled(request, endpoint_id, *, disabled):
-    require_admin(request.auth, "only admins may disable or enable endpoints")
     endpoint = _endpoint_or_404(endpoint_id)
     return endpoints.set_endpoint_disabled(
         request.auth, endpoint, disabled, request=request

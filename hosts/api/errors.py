@@ -38,6 +38,9 @@ ERROR_CODES = {
 }
 
 
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
 def error_code(status: int) -> str:
     """The code of an answer that has no more precise one."""
     return ERROR_CODES.get(status, "internal" if status >= 500 else "bad_request")
@@ -75,7 +78,9 @@ def install(api) -> None:
     def on_dchweb_error(request, exc):
         if type(exc) is DchwebError:  # a bug: no kind says what went wrong
             return on_unexpected(request, exc)
-        return respond(request, exc.status, exc.message, exc.code)
+        # A 401 says how to authenticate (RFC 9110), whichever refusal it is.
+        headers = CHALLENGE if exc.status == 401 else None
+        return respond(request, exc.status, exc.message, exc.code, headers)
 
     @api.exception_handler(AuthenticationError)
     def on_authentication_error(request, exc):
@@ -83,7 +88,7 @@ def install(api) -> None:
             request,
             401,
             "a valid API token is required: Authorization: Bearer <token>",
-            headers={"WWW-Authenticate": "Bearer"},
+            headers=CHALLENGE,
         )
 
     @api.exception_handler(HttpError)

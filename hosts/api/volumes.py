@@ -2,6 +2,7 @@
 
 from ninja import Field, Query, Router, Schema, Status
 
+from hosts.api.auth import BearerToken, admin_only
 from hosts.api.lookups import get_or_404
 from hosts.api.schemas.common import MAX_LIST_OFFSET, errors
 from hosts.api.schemas.volumes import (
@@ -9,16 +10,18 @@ from hosts.api.schemas.volumes import (
     CleanupPlanOut,
     VolumePage,
 )
-from hosts.core.permissions import require_admin
 from hosts.models import CleanupPlan, Volume
 from hosts.volumes import commands as volumes
 from hosts.volumes import ledger, tasks
 from hosts.volumes.plans import MAX_OLDER_THAN_DAYS
 
-router = Router(tags=["volumes"])
+# Every operation here is an admin's: checked before the input is read
+# (hosts/api/auth.py).
+router = Router(
+    tags=["volumes"], auth=BearerToken(admin_only("the volume ledger is for admins"))
+)
 
 ADMIN_ERRORS = errors(400, 401, 403)
-NOT_ADMIN = "the volume ledger is for admins"
 
 
 class VolumeQuery(Schema):
@@ -35,7 +38,6 @@ class VolumeQuery(Schema):
 def list_volumes(request, query: Query[VolumeQuery]):
     """Volumes the engines have now, as of the last refresh; with the bytes
     that could be reclaimed (not in use) per owner and per endpoint."""
-    require_admin(request.auth, NOT_ADMIN)
     filters = ledger.VolumeFilters(
         endpoint_id=query.endpoint_id,
         status=query.status or "",
@@ -70,7 +72,6 @@ class RefreshIn(Schema):
 @router.post("/volumes/refresh", response={202: dict, **ADMIN_ERRORS})
 def refresh_volumes(request, payload: RefreshIn):
     """Rescan in the background (then sizes); read /volumes afterwards."""
-    require_admin(request.auth, NOT_ADMIN)
     tasks.refresh_volumes.delay(payload.endpoint_id)
     return Status(202, {"queued": True, "endpoint_id": payload.endpoint_id})
 
@@ -81,7 +82,6 @@ def refresh_volumes(request, payload: RefreshIn):
     summary="Plan a clean-up (dry run)",
 )
 def create_cleanup_plan(request, payload: CleanupPlanIn):
-    require_admin(request.auth, NOT_ADMIN)
     plan = volumes.make_plan(request.auth, payload.dict(), request=request)
     return Status(201, plan)
 
@@ -91,7 +91,6 @@ def create_cleanup_plan(request, payload: CleanupPlanIn):
     response={200: CleanupPlanOut, **errors(400, 401, 403, 404)},
 )
 def get_cleanup_plan(request, plan_id: int):
-    require_admin(request.auth, NOT_ADMIN)
     return _plan_or_404(plan_id)
 
 
@@ -103,7 +102,6 @@ def get_cleanup_plan(request, plan_id: int):
 def execute_cleanup_plan(request, plan_id: int):
     """Each volume is checked again: attached now → skipped_in_use, gone →
     not_found. 409 if the plan was executed already."""
-    require_admin(request.auth, NOT_ADMIN)
     plan = _plan_or_404(plan_id)
     plan = volumes.execute(request.auth, plan, request=request)
     return Status(202, plan)

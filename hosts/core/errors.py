@@ -31,6 +31,13 @@ class Invalid(DchwebError, ValueError):
         self.field = field
 
 
+class Unauthorized(DchwebError):
+    """The credentials presented are no good (401): an expired API token."""
+
+    code = "unauthorized"
+    status = 401
+
+
 class NotFound(DchwebError):
     """No such object, or not one the asker may see (404)."""
 

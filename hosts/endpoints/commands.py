@@ -174,12 +174,7 @@ def _clean(data: dict) -> dict:
     ca = _certificate(data, "ca_certificate")
     client = _certificate(data, "client_certificate")
     _check_tls(docker_url, tls_mode, ca, client)
-    publish_host = _text(data, "publish_host")
-    if not publish_host:
-        raise EndpointInvalid(
-            "a publish host is required: the address users reach published ports on",
-            "publish_host",
-        )
+    publish_host = _text(data, "publish_host") or _default_publish_host(docker_url)
     max_build_hosts = data.get("max_build_hosts")
     if max_build_hosts in (None, ""):
         max_build_hosts = Endpoint._meta.get_field("max_build_hosts").default
@@ -252,6 +247,22 @@ def _check_docker_url(url: str) -> str:
         return url.rstrip("/")
     raise EndpointInvalid(
         f"the Docker URL must start with unix:// or tcp://: {example}", "docker_url"
+    )
+
+
+def _default_publish_host(docker_url: str) -> str:
+    """Where users reach published ports when the admin did not say: the
+    engine's own host, for a tcp:// URL (ports are published on the machine
+    the engine runs on). A unix socket names no address, and 127.0.0.1 is no
+    safe guess: a loopback publish host binds the build hosts' ports to
+    loopback only (hosts.buildhosts.provisioning.publish_address), so they
+    would work from this machine and silently from no other."""
+    if docker_url.startswith("tcp://"):
+        return urlsplit(docker_url).hostname
+    raise EndpointInvalid(
+        "publish_host is required for a unix socket endpoint: the address users "
+        "reach published ports on",
+        "publish_host",
     )
 
 

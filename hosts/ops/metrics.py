@@ -166,9 +166,9 @@ class DatabaseCollector:
         )
         yield _gauge(
             "dchweb_api_tokens_active",
-            "API tokens not revoked.",
+            "API tokens not revoked nor expired.",
             [],
-            [([], ApiToken.objects.filter(revoked_at__isnull=True).count())],
+            [([], ApiToken.objects.active().count())],
         )
         yield _gauge(
             "dchweb_audit_events",

@@ -112,7 +112,10 @@ class EndpointForm(ServiceForm):
         help_text="Certificates uploaded with their private key.",
     )
     publish_host = forms.CharField(
-        max_length=255, help_text="Address users reach published ports on."
+        max_length=255,
+        required=False,
+        help_text="Address users reach published ports on. Empty: the host of "
+        "a tcp:// Docker URL (a unix socket needs one).",
     )
     network = forms.CharField(max_length=200, required=False)
     default_image = forms.CharField(

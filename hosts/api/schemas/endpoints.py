@@ -44,7 +44,12 @@ class EndpointIn(Schema):
     client_certificate_id: int | None = Field(
         None, description="a certificate uploaded with its private key"
     )
-    publish_host: str = Field(..., min_length=1, max_length=255)
+    publish_host: str = Field(
+        "",
+        max_length=255,
+        description="the address users reach published ports on; empty: the "
+        "host of a tcp:// docker_url (required for a unix:// one)",
+    )
     network: str = ""
     default_image: str = ""
     volume_store: str = "default"

@@ -2,7 +2,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from hosts.accounts import commands as accounts
-from hosts.models import AuditEvent
+from hosts.core.errors import Invalid
+from hosts.models import ApiToken, AuditEvent
 
 
 class Command(BaseCommand):
@@ -14,6 +15,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--name", default="default", help="a label for the token")
+        parser.add_argument(
+            "--scope",
+            choices=ApiToken.Scope.values,
+            default=ApiToken.Scope.WRITE,
+            help="read: GET only; write: everything the user may do (default)",
+        )
+        parser.add_argument(
+            "--expires-days",
+            type=int,
+            default=None,
+            metavar="N",
+            help=f"days until it expires (default {accounts.DEFAULT_TOKEN_DAYS}, "
+            "at most DCHWEB_API_TOKEN_MAX_DAYS)",
+        )
 
     def handle(self, *args, **options):
         User = get_user_model()
@@ -23,11 +38,20 @@ class Command(BaseCommand):
             raise CommandError(f"no user named {options['username']!r}") from None
         if not user.is_active:
             raise CommandError(f"user {user.username!r} is inactive")
-        api_token, plaintext = accounts.create_api_token(
-            user, options["name"], actor=None, source=AuditEvent.Source.CLI
-        )
+        try:
+            api_token, plaintext = accounts.create_api_token(
+                user,
+                options["name"],
+                actor=None,
+                source=AuditEvent.Source.CLI,
+                scope=options["scope"],
+                expires_days=options["expires_days"],
+            )
+        except Invalid as error:
+            raise CommandError(error.message) from None
         self.stderr.write(
             f"API token {api_token.name!r} for {user.username} "
-            f"(prefix {api_token.prefix}); it is shown only this once:"
+            f"(prefix {api_token.prefix}, {api_token.scope}, expires "
+            f"{api_token.expires_at:%Y-%m-%d}); it is shown only this once:"
         )
         self.stdout.write(plaintext)

@@ -70,7 +70,9 @@ def call(method, url, authorization=None):
     )
 
 
-@pytest.mark.parametrize(("method", "url"), OPERATIONS, ids=" ".join)
+@pytest.mark.parametrize(
+    ("method", "url"), OPERATIONS, ids=[" ".join(op) for op in OPERATIONS]
+)
 def test_every_operation_refuses_a_missing_wrong_or_revoked_token(
     method, url, revoked_token, developer
 ):
@@ -103,8 +105,10 @@ def test_the_schema_and_its_docs_are_public(method, url):
 
 def test_a_valid_token_is_let_through_everywhere(developer):
     """The refusals above are about the token: with a good one no operation
-    answers 401 (a developer's admin-only calls are 403s, before any work)."""
-    _, token = accounts.create_api_token(developer, "live", actor=None, source="cli")
+    answers 401 (a developer's admin-only calls are 403s, before any work).
+    A fresh token for each: DELETE /tokens/{id} may name, and revoke, the
+    token it came with."""
     for method, url in OPERATIONS:
+        _, token = accounts.create_api_token(developer, "t", actor=None, source="cli")
         response = call(method, url, f"Bearer {token}")
         assert response.status_code != 401, (method, url, response.content)

@@ -2,7 +2,10 @@
 (pytest-django's live_server, on the test database), as an admin and as a
 developer, with data that fits the schema and with data that does not: no
 5xx, and every answer is one the schema declares (status code, content type,
-body).
+body). Then again with a read-only token (every write a declared 403), an
+expired one (every operation a 401), and as a developer whom the devstack's
+directory signed in (an LDAP user: a Django user made at first sign-in, with
+no password of its own).
 
 Each operation runs with fuzzed path parameters (mostly unknown ids) and, when
 it has any, again with the ids of real rows the user may see, so the code
@@ -21,6 +24,7 @@ pytest 9, so the operations are driven here through its Python API.
 
 import pytest
 import schemathesis
+from django.contrib.auth import get_user_model
 from django.core.management.color import no_style
 from django.db import connection
 from django.utils import timezone
@@ -33,8 +37,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from hosts.accounts import commands as accounts
 from hosts.builds import logs as buildlogs
 from hosts.models import (
+    ApiToken,
     Build,
     BuildHost,
     BuildHostImage,
@@ -44,6 +50,7 @@ from hosts.models import (
     Registry,
 )
 from hosts.registries import commands as registries
+from tests.support.directory import devstack_directory
 from tests.support.world import api_token
 
 pytestmark = [
@@ -125,7 +132,10 @@ def real_rows(user):
     )
     image.registries.add(registry)
     move_id_sequences_past_given_ids(Endpoint, Registry, CleanupPlan, BuildHostImage)
+    # Not the token the run calls with: revoking this one leaves the run going.
+    spare_token, _ = accounts.create_api_token(user, "spare", actor=None, source="cli")
     return {
+        "token_id": spare_token.pk,
         "endpoint_id": endpoint.pk,
         "registry_id": registry.pk,
         "build_host_id": str(host.pk),
@@ -173,6 +183,74 @@ def test_the_api_answers_as_its_schema_says(api_schema, request, role, mode):
     user = request.getfixturevalue(role)
     ids = real_rows(user)
     headers = {"Authorization": f"Bearer {api_token(user)}"}
+
+    operations, failures = fuzz(api_schema, headers, mode, ids)
+
+    assert operations >= 40, "the schema lost operations, or did not load"
+    assert not failures, "\n\n".join(failures)
+
+
+def token_of_kind(user, kind):
+    """A read-only token, or one that expired a minute ago."""
+    api_token, plaintext = accounts.create_api_token(
+        user,
+        kind,
+        actor=None,
+        source="cli",
+        scope="read" if kind == "read" else "write",
+    )
+    if kind == "expired":
+        ApiToken.objects.filter(pk=api_token.pk).update(
+            expires_at=timezone.now() - timezone.timedelta(minutes=1)
+        )
+    return plaintext
+
+
+# An admin's read token reaches every read (admins' too) and is refused every
+# write; an expired token is refused before the input matters, so one mode is
+# enough for it.
+@pytest.mark.parametrize(
+    ("kind", "mode"),
+    [
+        ("read", GenerationMode.POSITIVE),
+        ("read", GenerationMode.NEGATIVE),
+        ("expired", GenerationMode.NEGATIVE),
+    ],
+)
+def test_a_read_only_or_expired_token_gets_declared_answers(
+    api_schema, admin, kind, mode
+):
+    ids = real_rows(admin)
+    headers = {"Authorization": f"Bearer {token_of_kind(admin, kind)}"}
+
+    operations, failures = fuzz(api_schema, headers, mode, ids)
+
+    assert operations >= 40, "the schema lost operations, or did not load"
+    assert not failures, "\n\n".join(failures)
+
+
+@pytest.fixture
+def ldap_developer(client):
+    """A developer as the directory makes one: signed in through the login
+    page with the directory's password, so the sign-in made the user and
+    its groups."""
+    directory = devstack_directory()
+    username, password = directory.person_only_in("developers")
+    response = client.post(
+        "/accounts/login/", {"username": username, "password": password}
+    )
+    assert response.status_code == 302, "the directory's developer did not sign in"
+    user = get_user_model().objects.get(username=username)
+    assert not user.has_usable_password(), "not a user the directory made"
+    return user
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_the_api_answers_as_its_schema_says_to_a_directory_user(
+    api_schema, ldap_developer, mode
+):
+    ids = real_rows(ldap_developer)
+    headers = {"Authorization": f"Bearer {api_token(ldap_developer)}"}
 
     operations, failures = fuzz(api_schema, headers, mode, ids)
 

@@ -17,7 +17,7 @@ import pytest
 from hosts.buildhosts import provisioning
 from hosts.models import BuildHost
 from tests.support import world
-from tests.support.browser import sign_in
+from tests.support.browser import sign_in, until
 from tests.support.hostcheck import engine_objects
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -141,7 +141,7 @@ def test_a_build_host_from_the_page_to_ready_to_removed(
     host = BuildHost.objects.get(name="from-the-page")
     assert page.url == f"{live_server.url}/build-hosts/{host.pk}/"
     page.evaluate(RECORD_SWAPS)
-    page.wait_for_function(state_is("ready"), timeout=120_000)
+    page.wait_for_function(until(state_is("ready")), timeout=120_000)
     # The list survived (no reload); past the first entry, each is a swap.
     seen = [json.loads(item) for item in page.evaluate("window.dchwebSeen")]
     swapped_in_before_ready = [
@@ -175,7 +175,7 @@ def test_a_build_host_from_the_page_to_ready_to_removed(
     page.evaluate("window.dchwebMarker = 'still here'")
     page.check("#build-host-remove input[value=delete]")
     page.click("#build-host-remove button:has-text('Remove')")
-    page.wait_for_function(state_is("removed"), timeout=60_000)
+    page.wait_for_function(until(state_is("removed")), timeout=60_000)
     assert page.evaluate("window.dchwebMarker") == "still here"
     assert "Removed" in page.inner_text("#build-host-status .host-state")
     assert page.get_attribute("#build-host-status", "hx-trigger") is None

@@ -8,7 +8,7 @@ for the build (pushed to the devstack registry, then deployed by digest).
 import pytest
 
 from hosts.models import Build, BuildHost, Deployment
-from tests.support.browser import sign_in
+from tests.support.browser import sign_in, until
 from tests.support.contexts import hello_context, slow_context
 from tests.support.hostcheck import new_host, wait_settled
 
@@ -32,7 +32,7 @@ FINAL = " || ".join(state_is(str(state.value)) for state in Build.FINAL_STATES)
 def wait_succeeded(page, build, timeout):
     """Until the page shows the build final; then it must have succeeded
     (else the failure, not a timeout, says what happened)."""
-    page.wait_for_function(FINAL, timeout=timeout)
+    page.wait_for_function(until(FINAL), timeout=timeout)
     build.refresh_from_db()
     assert build.state == Build.State.SUCCEEDED, (
         f"{build.state} at {build.step}: {build.error_reason} {build.error}"
@@ -70,7 +70,7 @@ def test_a_build_on_a_host_shows_its_log_live_and_its_end(
     page.evaluate("window.dchwebMarker = 'no reload'")
 
     # The RUN step's first line shows while the build still runs.
-    page.wait_for_function(f"{log_has('sleeping')} || {FINAL}", timeout=90_000)
+    page.wait_for_function(until(f"{log_has('sleeping')} || {FINAL}"), timeout=90_000)
     build.refresh_from_db()
     assert not build.is_final, (
         f"no log line shown before the build was {build.state}: {build.error}"
@@ -80,13 +80,15 @@ def test_a_build_on_a_host_shows_its_log_live_and_its_end(
 
     # Its end, without a reload: the state, then the rest of the log.
     wait_succeeded(page, build, timeout=90_000)
-    page.wait_for_function(log_has("--- built sha256:"), timeout=15_000)
+    page.wait_for_function(until(log_has("--- built sha256:")), timeout=15_000)
     assert page.evaluate("window.dchwebMarker") == "no reload"
     assert build.tags == ["dchweb-ui/slow:1", "dchweb-ui/slow:latest"]
     # Final: neither the state nor the log polls any more.
     assert page.get_attribute("#build-status", "hx-trigger") is None
     page.wait_for_function(
-        "!document.querySelector('#build-log-poller').hasAttribute('hx-trigger')",
+        until(
+            "!document.querySelector('#build-log-poller').hasAttribute('hx-trigger')"
+        ),
         timeout=10_000,
     )
     assert page.locator("#build-status button:has-text('Cancel')").count() == 0
@@ -153,17 +155,21 @@ def test_a_build_from_home_pushes_and_deploys_by_digest(
     assert deployment.image.endswith(f"@{build.digest}")
     card = f"#deployment-{deployment.pk}"
     page.wait_for_function(
-        f"document.querySelector('{card}')?.dataset.state == 'exited'", timeout=120_000
+        until(f"document.querySelector('{card}')?.dataset.state == 'exited'"),
+        timeout=120_000,
     )
     page.wait_for_function(
-        f"document.querySelector('{card} pre')?.textContent"
-        ".includes('hello from the page')",
+        until(
+            f"document.querySelector('{card} pre')?.textContent"
+            ".includes('hello from the page')"
+        ),
         timeout=15_000,
     )
     assert page.get_attribute(card, "hx-trigger") is None
     page.click(f"{card} button:has-text('Remove')")
     page.wait_for_function(
-        f"document.querySelector('{card}')?.dataset.state == 'removed'", timeout=60_000
+        until(f"document.querySelector('{card}')?.dataset.state == 'removed'"),
+        timeout=60_000,
     )
     deployment.refresh_from_db()
     assert deployment.state == Deployment.State.REMOVED

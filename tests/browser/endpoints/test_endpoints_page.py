@@ -4,7 +4,7 @@ without a reload; a POST without the CSRF token is refused."""
 import pytest
 
 from hosts.models import AuditEvent, Endpoint
-from tests.support.browser import sign_in
+from tests.support.browser import sign_in, until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,7 +34,7 @@ def test_probe_now_turns_the_badge_on_without_a_reload(
 
     row.get_by_role("button", name="Probe now").click()
 
-    page.wait_for_function(badge_is(endpoint.pk, "On"), timeout=30_000)
+    page.wait_for_function(until(badge_is(endpoint.pk, "On")), timeout=30_000)
     assert page.evaluate("window.dchwebMarker") == "still here"
     endpoint.refresh_from_db()
     assert endpoint.api_version == "1.41"
@@ -57,7 +57,7 @@ def test_an_endpoint_registered_in_the_form_probes_on_without_a_reload(
 
     page.wait_for_selector("#endpoint-table tr:has-text('from-the-form')")
     endpoint = Endpoint.objects.get(name="from-the-form")
-    page.wait_for_function(badge_is(endpoint.pk, "On"), timeout=30_000)
+    page.wait_for_function(until(badge_is(endpoint.pk, "On")), timeout=30_000)
     assert page.evaluate("window.dchwebMarker") == "still here"
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from hosts.models import Endpoint
-from tests.support.browser import sign_in
+from tests.support.browser import sign_in, until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,7 +22,10 @@ def test_endpoint_health_on_home_updates_without_a_reload(live_server, page, dev
     endpoint.save(update_fields=["health"])
 
     page.wait_for_function(
-        "document.querySelector('#endpoint-health .badge').textContent.trim() == 'On'",
+        until(
+            "document.querySelector('#endpoint-health .badge')"
+            ".textContent.trim() == 'On'"
+        ),
         timeout=25_000,
     )
     assert page.evaluate("window.dchwebMarker") == "still here"

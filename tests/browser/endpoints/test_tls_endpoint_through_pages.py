@@ -5,7 +5,7 @@ result arrive without reloading the page."""
 import pytest
 
 from hosts.models import Certificate, Endpoint
-from tests.support.browser import sign_in
+from tests.support.browser import sign_in, until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -45,8 +45,10 @@ def test_tls_endpoint_registered_through_the_pages_probes_on(
     page.wait_for_selector("#endpoint-table tr:has-text('tls-engine')")
     endpoint = Endpoint.objects.get(name="tls-engine")
     page.wait_for_function(
-        f"document.querySelector('#endpoint-{endpoint.pk} .badge')"
-        "?.textContent.trim() == 'On'",
+        until(
+            f"document.querySelector('#endpoint-{endpoint.pk} .badge')"
+            "?.textContent.trim() == 'On'"
+        ),
         timeout=30_000,
     )
     assert page.evaluate("window.dchwebMarker") == "still here"

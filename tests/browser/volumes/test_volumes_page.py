@@ -12,7 +12,7 @@ import pytest
 
 from hosts.core import installation
 from hosts.models import CleanupPlan, Volume
-from tests.support.browser import sign_in
+from tests.support.browser import sign_in, until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -93,7 +93,7 @@ def test_refresh_filter_plan_and_execute_without_a_reload(
         "#volume-refresh[data-state=done], #volume-refresh[data-state=unsized]",
         timeout=90_000,
     )
-    page.wait_for_function(ledger_rows_are([*orphaned, in_use]))
+    page.wait_for_function(until(ledger_rows_are([*orphaned, in_use])))
     assert page.get_attribute("#volume-refresh", "hx-trigger") is None  # no polling
     row = f"#volume-ledger tr[data-volume='{in_use}']"
     assert page.get_attribute(row, "data-status") == "in_use"
@@ -105,7 +105,7 @@ def test_refresh_filter_plan_and_execute_without_a_reload(
 
     # Filter to this test's orphaned volumes.
     page.select_option("#volume-filters select[name=status]", "orphaned")
-    page.wait_for_function(ledger_rows_are(orphaned))
+    page.wait_for_function(until(ledger_rows_are(orphaned)))
     assert "status=orphaned" in page.url and f"owner={owner}" in page.url
 
     # A dry run from the filters.
@@ -131,7 +131,7 @@ def test_refresh_filter_plan_and_execute_without_a_reload(
     assert "Removed 2" in page.inner_text("#cleanup-plan .plan-results")
     assert page.get_attribute("#cleanup-plan", "hx-trigger") is None
     # The table reloaded: the removed volumes left it.
-    page.wait_for_function(ledger_rows_are([]))
+    page.wait_for_function(until(ledger_rows_are([])))
     assert page.evaluate("window.dchwebMarker") == "still here"
     plan.refresh_from_db()
     assert plan.state == CleanupPlan.State.DONE and plan.approved_by == admin
