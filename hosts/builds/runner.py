@@ -78,7 +78,7 @@ def run(build_id, worker: str) -> str:
         _fail(build, BuildStepFailed(build.step, "internal", f"dchweb failed: {error}"))
     finally:
         watcher.stop()
-        _release_host(build)
+        _release_host(build)  # again: a crash inside _finish must not keep it busy
         _end_ephemeral_host(build, worker)
         contexts.discard(build.context_name)
         leases.release(Build, build.pk, worker)
@@ -312,6 +312,10 @@ def _finish(build, state, *, image_id="", digest="", error="", reason=""):
                 "updated_at",
             ]
         )
+        # In the same transaction: whoever sees the build ended sees its
+        # host free again (not busy for the moment the worker takes to
+        # reach its clean-up).
+        _release_host(build)
         BuildHostImage.objects.record_build_outcome(build)
         audit.record(
             None,
