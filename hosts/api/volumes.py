@@ -4,7 +4,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from hosts.api.auth import BearerToken, admin_only
 from hosts.api.lookups import get_or_404
-from hosts.api.schemas.common import MAX_LIST_OFFSET, errors
+from hosts.api.schemas.common import MAX_LIST_OFFSET, RowId, errors
 from hosts.api.schemas.volumes import (
     CleanupPlanIn,
     CleanupPlanOut,
@@ -25,7 +25,7 @@ ADMIN_ERRORS = errors(400, 401, 403)
 
 
 class VolumeQuery(Schema):
-    endpoint_id: int | None = None
+    endpoint_id: RowId | None = None
     status: Volume.Status | None = None
     owner: str = ""
     managed: bool | None = None
@@ -66,7 +66,7 @@ def _total(row, key):
 
 
 class RefreshIn(Schema):
-    endpoint_id: int | None = None
+    endpoint_id: RowId | None = None
 
 
 @router.post("/volumes/refresh", response={202: dict, **ADMIN_ERRORS})

@@ -2,6 +2,7 @@ from datetime import datetime
 
 from ninja import Field, Schema
 
+from hosts.api.schemas.common import RowId
 from hosts.volumes.plans import MAX_OLDER_THAN_DAYS
 
 
@@ -56,7 +57,7 @@ class VolumePage(Schema):
 
 
 class CleanupPlanIn(Schema):
-    endpoint_id: int | None = None
+    endpoint_id: RowId | None = None
     volume_names: list[str] | None = Field(
         None,
         description="named one by one: the only way to include volumes "
