@@ -48,16 +48,18 @@ class BuildHostConflict(Conflict):
 # --- Who sees what ------------------------------------------------------------
 
 
+def _hosts():
+    return BuildHost.objects.select_related("endpoint", "owner")
+
+
 def visible_to(user):
     """Build hosts `user` may see: their own; admins all."""
-    hosts = BuildHost.objects.select_related("endpoint", "owner")
-    return permissions.visible_to(user, hosts)
+    return permissions.visible_to(user, _hosts())
 
 
 def get_visible(user, build_host_id) -> BuildHost:
-    hosts = BuildHost.objects.select_related("endpoint", "owner")
     not_found = BuildHostNotFound(f"no build host {build_host_id}")
-    return permissions.get_visible(user, hosts, build_host_id, not_found)
+    return permissions.get_visible(user, _hosts(), build_host_id, not_found)
 
 
 # --- Asking for one -------------------------------------------------------------

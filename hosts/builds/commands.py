@@ -42,15 +42,17 @@ class BuildNotFound(NotFound):
 # --- Who sees what ------------------------------------------------------------------
 
 
+def _builds():
+    return Build.objects.select_related("owner", "build_host", "registry")
+
+
 def visible_to(user):
-    builds = Build.objects.select_related("owner", "build_host", "registry")
-    return permissions.visible_to(user, builds)
+    return permissions.visible_to(user, _builds())
 
 
 def get_visible(user, build_id) -> Build:
-    builds = Build.objects.select_related("owner", "build_host", "registry")
     not_found = BuildNotFound(f"no build {build_id}")
-    return permissions.get_visible(user, builds, build_id, not_found)
+    return permissions.get_visible(user, _builds(), build_id, not_found)
 
 
 # --- Asking for a build -------------------------------------------------------------

@@ -30,15 +30,17 @@ class DeploymentNotFound(NotFound):
     pass
 
 
+def _deployments():
+    return Deployment.objects.select_related("endpoint", "owner")
+
+
 def visible_to(user):
-    deployments = Deployment.objects.select_related("endpoint", "owner")
-    return permissions.visible_to(user, deployments)
+    return permissions.visible_to(user, _deployments())
 
 
 def get_visible(user, deployment_id) -> Deployment:
-    deployments = Deployment.objects.select_related("endpoint", "owner")
     not_found = DeploymentNotFound(f"no deployment {deployment_id}")
-    return permissions.get_visible(user, deployments, deployment_id, not_found)
+    return permissions.get_visible(user, _deployments(), deployment_id, not_found)
 
 
 def create(actor, data: dict, *, source=None, request=None) -> Deployment:
