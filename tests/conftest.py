@@ -9,6 +9,7 @@ A test that needs a part that is not there fails and says how to get it.
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -59,6 +60,19 @@ def devstack():
         "registry_user": devstack_value("DCHWEB_REGISTRY_USER"),
         "registry_password": password_file.read_text().strip(),
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def few_password_rounds():
+    """Passwords the tests set are hashed by PBKDF2 at 1,000 rounds, not a
+    million (tests/support/hashers.py); every hasher of the project's settings
+    still verifies what others stored."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    hasher = "tests.support.hashers.FewRoundsPBKDF2PasswordHasher"
+    with override_settings(PASSWORD_HASHERS=[hasher, *settings.PASSWORD_HASHERS]):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -147,6 +161,7 @@ def start_celery_worker(queue, log_name="celery-worker"):
     from dchweb.celery import app
 
     devstack_value("DCHWEB_REDIS_URL")
+    node = f"{queue}@{socket.gethostname()}"  # what celery's `%h` would name
     env = dict(os.environ, **subprocess_database_env(), DCHWEB_TASK_QUEUE=queue)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log_path = LOG_DIR / f"{log_name}.log"
@@ -154,7 +169,7 @@ def start_celery_worker(queue, log_name="celery-worker"):
         worker = subprocess.Popen(
             [
                 *(sys.executable, "-m", "celery", "-A", "dchweb", "worker"),
-                *("-Q", queue, "--concurrency", "1", "-n", f"{queue}@%h"),
+                *("-Q", queue, "--concurrency", "1", "-n", node),
                 *("-l", "info"),
             ],
             cwd=ROOT,
@@ -164,24 +179,26 @@ def start_celery_worker(queue, log_name="celery-worker"):
             start_new_session=True,
         )
     try:
-        _wait_for_worker(app, f"{queue}@", worker, log_path)
+        _wait_for_worker(app, node, worker, log_path)
     except BaseException:
         stop_process(worker)  # a worker that never answered is not left behind
         raise
     return worker
 
 
-def _wait_for_worker(app, name_prefix, worker, log_path, timeout=60):
+def _wait_for_worker(app, node, worker, log_path, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             pytest.fail(f"the Celery worker exited: {log_path.read_text()[-3000:]}")
         try:
-            replies = app.control.ping(timeout=1.0)
+            # Asked of this node alone and done at its first reply: a ping to
+            # everyone waits out the whole timeout even after the answer came.
+            replies = app.control.ping(destination=[node], limit=1, timeout=1.0)
         except Exception:  # a broker restarted under a pooled connection
             time.sleep(0.2)
             continue
-        if any(name.startswith(name_prefix) for reply in replies for name in reply):
+        if any(node in reply for reply in replies):
             return
     pytest.fail(f"the Celery worker never answered: {log_path.read_text()[-3000:]}")
 

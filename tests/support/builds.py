@@ -11,6 +11,8 @@ from hosts.builds import logs as buildlogs
 from hosts.models import Build
 
 BUILD_TIMEOUT = 300
+# A look at one row: a finished build is seen within this, not half a second.
+POLL_SECONDS = 0.1
 
 
 def unique_tag(devstack, name="hello"):
@@ -30,6 +32,6 @@ def wait_final(build_id, timeout=BUILD_TIMEOUT):
         build = Build.objects.get(pk=build_id)
         if build.is_final:
             return build
-        time.sleep(0.5)
+        time.sleep(POLL_SECONDS)
     log = buildlogs.tail(build_id)[0]
     pytest.fail(f"build stayed {build.state} for {timeout} s; log:\n{log}")

@@ -13,6 +13,9 @@ from hosts.models import BuildHost
 from tests.support.buildhost import wait_until_pinged
 
 SETTLE_TIMEOUT = 180
+# A look at one row: cheap, and a host is ready about 2 s after it starts, so
+# a coarser poll would add a good part of that to every test that waits.
+POLL_SECONDS = 0.1
 
 
 def engine_objects(engine, host):
@@ -32,7 +35,7 @@ def wait_settled(host, timeout=SETTLE_TIMEOUT):
             BuildHost.State.REMOVED,
         ):
             return host
-        time.sleep(0.5)
+        time.sleep(POLL_SECONDS)
     steps = list(host.steps.values_list("name", "status", "error"))
     pytest.fail(f"build host stayed {host.state} for {timeout} s; steps: {steps}")
 
