@@ -20,11 +20,19 @@ so that the ledger has owners and statuses to total. Everything made carries
    /volumes/ page (as a logged-in admin; when the page exists) and to
    GET /api/v1/volumes?limit=50 (bearer token): median, p95, max. Queries per
    request come from one in-process request (CaptureQueriesContext).
-3. Peak RSS (VmHWM) of this process and of the server's processes.
+3. Events: at 10,000 volumes, the events watcher (hosts/volumes/watcher.py)
+   runs in this process; 5 times each, a volume is created, a container on
+   it is created and removed at once, the volume is removed: the engine
+   calls the watcher's threads made for the change (requests.Session.send,
+   counted by thread name) and the time from the change until its ledger row
+   and until the /volumes/ page (in-process, filtered by the change's owner
+   label) show it, polled every 2 ms; medians.
+4. Peak RSS (VmHWM) of this process and of the server's processes.
 
 Everything (containers, volumes, the server, the database) is removed at the
 end, on errors and on Ctrl-C too. `--profile` prints a cProfile of one
-refresh; `--volumes/--containers` scale it down for a quick try. The set-up,
+refresh; `--volumes/--containers` scale it down for a quick try;
+`--no-read-path` skips the load on the page and the API. The set-up,
 the server, the login and the clean-up come from bench/_common.py, which the
 other bench scripts share.
 """
@@ -63,6 +71,7 @@ WARMUP_REQUESTS = 40
 SERVER_WORKERS = 4
 REFRESH_GOAL_RATIO = 2.0
 P95_GOAL_MS = 150.0
+EVENT_RUNS = 5
 
 
 def parallel(function, items, threads=MAKERS):
@@ -195,19 +204,21 @@ class Maker:
 
 
 class RequestCounter:
-    """Counts the HTTP requests this thread sends through requests (which
-    docker-py's APIClient is), while `counting`."""
+    """Counts the HTTP requests sent through requests (which docker-py's
+    APIClient is) while `counting`: by this thread, or by the threads
+    `counted(thread)` accepts."""
 
     def __init__(self):
         import requests
 
         self.sent = []
-        self.thread = None
+        self.counted = None
         self.original = requests.Session.send
         counter = self
 
         def send(session, request, **kwargs):
-            if counter.thread == threading.get_ident():
+            counted = counter.counted
+            if counted is not None and counted(threading.current_thread()):
                 counter.sent.append(
                     f"{request.method} {re.sub(r'^[a-z+]+://[^/]*', '', request.url)}"
                 )
@@ -216,12 +227,13 @@ class RequestCounter:
         requests.Session.send = send
 
     @contextlib.contextmanager
-    def counting(self):
-        self.sent, self.thread = [], threading.get_ident()
+    def counting(self, counted=None):
+        me = threading.current_thread()
+        self.sent, self.counted = [], counted or (lambda thread: thread is me)
         try:
             yield self
         finally:
-            self.thread = None
+            self.counted = None
 
     def paths(self):
         return ", ".join(path.split("?")[0] for path in self.sent)
@@ -279,6 +291,173 @@ def profile_refresh(endpoint):
     text = io.StringIO()
     pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(30)
     say(text.getvalue())
+
+
+# --- The events watcher: one change at a time ---------------------------------------
+
+
+def watcher_thread(thread):
+    """The events watcher's own threads (hosts/volumes/watcher.py names them)."""
+    return thread.name.startswith("ledger-")
+
+
+def start_watcher(endpoint, containers):
+    """The endpoint's events watcher in this process, once its first rescan
+    has remembered the bench's containers."""
+    from hosts.volumes import watcher
+
+    stop = threading.Event()
+    running = watcher.EndpointWatcher(endpoint.pk, stop)
+    running.applied = []
+    apply = running.apply
+
+    def recorded(event):  # what the reader found, for the report
+        running.applied.append(event)
+        apply(event)
+
+    running.apply = recorded
+    running.start()
+    deadline = time.monotonic() + 120
+    while len(running.known.by_id) < containers or not running.events.empty():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the watcher's first rescan never finished")
+        time.sleep(0.05)
+    return stop, running
+
+
+def poll(check, what, timeout=30, interval=0.002):
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"never saw {what}")
+        time.sleep(interval)
+    return time.perf_counter()
+
+
+class Change:
+    """One change on the engine, timed until the ledger's row and the
+    /volumes/ page (filtered by the change's own owner label) show it."""
+
+    def __init__(self, maker, endpoint, page, number):
+        self.maker, self.endpoint, self.page = maker, endpoint, page
+        self.owner = f"events-{TOKEN}-{number}"
+        self.volume = f"dchweb-audit-{TOKEN}-events-{number}"
+
+    def row(self):
+        from hosts.models import Volume
+
+        return Volume.objects.filter(endpoint=self.endpoint, name=self.volume).first()
+
+    def page_html(self):
+        client, headers = self.page
+        return client.get("/volumes/", {"owner": self.owner}, **headers).content
+
+    def make_volume(self):
+        self.maker.client().create_volume(
+            name=self.volume, labels={BENCH_LABEL: TOKEN, "io.dchweb.owner": self.owner}
+        )
+
+        def row_shows():
+            row = self.row()
+            return row is not None and row.present
+
+        return row_shows, lambda: self.volume.encode() in self.page_html()
+
+    def container_at_once(self):
+        """A container on the volume (and another bench volume in its other
+        VOLUME path: no anonymous ones), removed at once."""
+        client = self.maker.client()
+        name = f"dchweb-audit-{TOKEN}-{self.owner}"
+        binds = {
+            self.volume: {"bind": "/var/lib/docker", "mode": "rw"},
+            self.maker.volume_name(0): {"bind": "/certs", "mode": "rw"},
+        }
+        created = client.create_container(
+            self.maker.devstack["image"],
+            entrypoint=["true"],
+            name=name,
+            labels={BENCH_LABEL: TOKEN},
+            host_config=client.create_host_config(
+                binds=binds, network_mode=self.maker.devstack["network"]
+            ),
+        )
+        client.remove_container(created["Id"])
+
+        def row_shows():
+            row = self.row()
+            return row.last_container == name and row.status != "in_use"
+
+        return row_shows, lambda: name.encode() in self.page_html()
+
+    def remove_volume(self):
+        self.maker.client().remove_volume(self.volume)
+        return (
+            lambda: not self.row().present,
+            lambda: self.volume.encode() not in self.page_html(),
+        )
+
+
+def bench_events(endpoint, admin, maker, containers, counter, runs=EVENT_RUNS):
+    """Each kind of change `runs` times with the watcher running: the engine
+    calls it made for the change and the time until the row and the page
+    showed it; and how many of the containers removed at once the watcher
+    inspected in time. Returns {kind: [(calls, row seconds, page seconds)]}."""
+    kinds = {
+        "volume created": Change.make_volume,
+        "container created and removed at once": Change.container_at_once,
+        "volume removed": Change.remove_volume,
+    }
+    page = _common.in_process_client(user=admin)
+    stop, running = start_watcher(endpoint, containers)
+    found = {kind: [] for kind in kinds}
+    try:
+        for number in range(runs):
+            change = Change(maker, endpoint, page, number)
+            for kind, make in kinds.items():
+                with counter.counting(watcher_thread):
+                    started = time.perf_counter()
+                    row_shows, page_shows = make(change)
+                    row_at = poll(row_shows, f"{kind}: the row")
+                    calls = list(counter.sent)
+                page_at = poll(page_shows, f"{kind}: the page")
+                found[kind].append((calls, row_at - started, page_at - started))
+                time.sleep(0.2)  # the next change starts from a quiet watcher
+    finally:
+        stop.set()
+    creates = [
+        event
+        for event in running.applied
+        if (event.kind, event.action) == ("container", "create")
+        and event.name.startswith(f"dchweb-audit-{TOKEN}-events-")
+    ]
+    late = sum(event.volumes_announced for event in creates)
+    say(
+        f"containers removed at once: {len(creates) - late} of {len(creates)} "
+        "inspected before their removal; the others got their announced volumes"
+    )
+    return found
+
+
+def path_shape(request):
+    """`GET /v1.41/volumes/<name>`: a request without its object's name."""
+    method, path = request.split(" ", 1)
+    path = re.sub(r"/(volumes|containers)/[^/?]+", r"/\1/<name>", path.split("?")[0])
+    return f"{method} {path}"
+
+
+def report_events(found, volumes):
+    say()
+    say(f"events watcher at {volumes} volumes, median of {EVENT_RUNS} changes each:")
+    for kind, runs in found.items():
+        calls = sorted({len(run[0]) for run in runs})
+        paths = "; ".join(sorted({", ".join(map(path_shape, run[0])) for run in runs}))
+        say(
+            f"  {kind}: engine calls per change {calls} ({paths}); row shows it "
+            f"after {statistics.median(run[1] for run in runs) * 1000:.1f} ms "
+            f"(max {max(run[1] for run in runs) * 1000:.1f}), /volumes/ after "
+            f"{statistics.median(run[2] for run in runs) * 1000:.1f} ms "
+            f"(max {max(run[2] for run in runs) * 1000:.1f})"
+        )
 
 
 # --- Django, the server, the load ---------------------------------------------------
@@ -412,6 +591,7 @@ def bench_refresh(args, devstack, maker, endpoint):
         f" s); `docker volume ls -f dangling=true` median {cli_median:.3f} s"
     )
     say(f"ratio refresh/CLI: {ratio:.2f} ({verdict} the goal of <= 2)")
+    return counter
 
 
 def bench_read_path(database, admin, password, token):
@@ -468,6 +648,9 @@ def main():
     parser.add_argument("--volumes", type=int, default=VOLUMES)
     parser.add_argument("--containers", type=int, default=CONTAINERS)
     parser.add_argument("--profile", action="store_true", help="cProfile a refresh")
+    parser.add_argument(
+        "--no-read-path", action="store_true", help="skip the load on the page and API"
+    )
     args = parser.parse_args()
     if args.containers * len(MOUNTS) > args.volumes or args.volumes > VOLUMES:
         parser.error(f"at most {VOLUMES} volumes, at least 4 per container")
@@ -486,8 +669,11 @@ def main():
         endpoint, admin, password, token, installation_id = make_world(devstack)
         maker = Maker(devstack, installation_id)
         maker.ensure_image()
-        bench_refresh(args, devstack, maker, endpoint)
-        bench_read_path(database, admin, password, token)
+        counter = bench_refresh(args, devstack, maker, endpoint)
+        found = bench_events(endpoint, admin, maker, args.containers, counter)
+        report_events(found, args.volumes)
+        if not args.no_read_path:
+            bench_read_path(database, admin, password, token)
         say(f"bench process peak RSS: {_common.own_peak_rss_mib():.1f} MiB")
     return 0 if run.ok else 1
 

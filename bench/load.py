@@ -18,13 +18,16 @@
    a warm-up of 40. Pages with the session cookie a login through
    /accounts/login/ gives; the API with a bearer token. Per URL and role: the
    median and p95 (ab's percentile table, ms), the longest request,
-   requests/s, non-2xx answers and failed requests (must both be 0), the
-   document size and the two query counts, as a Markdown table.
+   requests/s, the server's CPU time per request (what the URL costs
+   whatever else the machine runs), non-2xx answers and failed requests
+   (must both be 0), the document size and the two query counts, as a
+   Markdown table.
 4. Peak RSS (VmHWM) of the server's master and workers, and of this
    process.
 
 The server, the database and the data folder are removed at the end, on
 errors and on Ctrl-C / SIGTERM too. `--requests N` changes -n;
+`--only PATH` (repeatable) measures only the URLs that start with PATH;
 `--keep-server-log` keeps the server's log. The set-up, the server, the login
 and the clean-up come from bench/_common.py, which the other bench scripts
 share.
@@ -544,12 +547,31 @@ def run_load(world, found, requests_total, workers, log_path):
                 credentials = ["-H", f"Authorization: Bearer {token}"]
             url = server.url + target.path
             ab(url, WARMUP, credentials)
+            cpu_before = server_cpu_seconds(server.process.pid)
             target.ab = ab(url, requests_total, credentials)
+            cpu = server_cpu_seconds(server.process.pid) - cpu_before
+            target.ab["cpu_ms"] = cpu * 1000 / requests_total
             say(
                 f"  {target.path} as {target.role}: median {target.ab['median']:.0f}"
-                f" ms, p95 {target.ab['p95']:.0f} ms, {target.ab['rps']:.1f} req/s"
+                f" ms, p95 {target.ab['p95']:.0f} ms, {target.ab['rps']:.1f} req/s,"
+                f" server CPU {target.ab['cpu_ms']:.1f} ms a request"
             )
         return server.peak_rss_kib()
+
+
+def server_cpu_seconds(pid):
+    """CPU time (user + system) the server's master and workers have used so
+    far: per request, what a URL costs the server whatever else runs on the
+    machine (the times under load move with the other load; this much less)."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    pids += [int(child) for child in children.split()]
+    ticks = 0
+    for one in pids:
+        # After the command's ")": state is field 3, utime and stime 14 and 15.
+        fields = Path(f"/proc/{one}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # --- The report -----------------------------------------------------------------------
@@ -558,10 +580,11 @@ def run_load(world, found, requests_total, workers, log_path):
 def table(found, requests_total):
     say()
     say(
-        f"| URL | as | median ms | p95 ms | max ms | req/s | non-2xx | failed "
-        f"| bytes | queries at {SMALL:.0%} / 100 % | alone ms at {SMALL:.0%} / 100 % |"
+        f"| URL | as | median ms | p95 ms | max ms | req/s | server CPU ms | non-2xx "
+        f"| failed | bytes | queries at {SMALL:.0%} / 100 % "
+        f"| alone ms at {SMALL:.0%} / 100 % |"
     )
-    say("|---|---|---|---|---|---|---|---|---|---|---|")
+    say("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for target in found:
         result = target.ab
         small, full = target.queries
@@ -569,7 +592,8 @@ def table(found, requests_total):
         say(
             f"| `{target.path}` | {target.role} | {result['median']:.0f} "
             f"| {result['p95']:.0f} | {result['max']:.0f} | {result['rps']:.1f} "
-            f"| {result['non_2xx']} | {result['failed']} | {result['bytes']:,} "
+            f"| {result['cpu_ms']:.1f} | {result['non_2xx']} | {result['failed']} "
+            f"| {result['bytes']:,} "
             f"| {small} / {full}{same} "
             f"| {target.alone[0]:.0f} / {target.alone[1]:.0f} |"
         )
@@ -577,8 +601,9 @@ def table(found, requests_total):
     say(
         f"ab -n {requests_total} -c {CLIENTS} per row (after {WARMUP} warm-up "
         "requests); median/p95/max from ab's percentile table (whole ms); "
-        "bytes: the mean body size; alone: one request in this process, no "
-        "concurrency (median of 5)"
+        "server CPU: the server's CPU time (user + system, all its processes) "
+        "over the run, per request; bytes: the mean body size; alone: one "
+        "request in this process, no concurrency (median of 5)"
     )
 
 
@@ -604,6 +629,13 @@ def main():
     parser.add_argument("--requests", type=int, default=REQUESTS, help="ab -n per URL")
     parser.add_argument("--workers", type=int, default=SERVER_WORKERS)
     parser.add_argument("--keep-server-log", action="store_true")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="PATH",
+        help="measure only the URLs that start with PATH (repeatable), e.g. "
+        "--only /volumes/ --only /api/v1/volumes",
+    )
     args = parser.parse_args()
     if shutil.which("ab") is None:
         sys.exit("ab (ApacheBench) is missing: devstack/up installs apache2-utils")
@@ -621,7 +653,13 @@ def main():
         say(f"database {database.name}, data {data_dir.name}")
         _common.setup_django(database, data_dir=data_dir, debug_off=True)
         world = make_world()
-        found = targets(world)
+        found = [
+            target
+            for target in targets(world)
+            if not args.only or target.path.startswith(tuple(args.only))
+        ]
+        if not found:
+            raise SystemExit(f"no URL starts with {' or '.join(args.only)}")
         fill(world, 0, SMALL)
         count_queries(world, found)
         fill(world, SMALL, 1)

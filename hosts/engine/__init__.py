@@ -15,9 +15,11 @@ inside: this list is the adapter's whole surface, and a test that patches
     images       pulling an image
     containers   ContainerSpec: create, copy files in, start, status, logs, remove
     volumes      create and remove volumes; who mounts one; their sizes
-    inventory    the two-call listings: our labelled objects, the ledger's view
+    inventory    the two-call listings: our labelled objects, the ledger's view;
+                 one container or volume by inspect, every volume's name
     builds       build, push and tag on a build host; stopping a build
-    events       the container and volume events that change the ledger
+    events       the container and volume events that change the ledger, with
+                 what the ledger needs read at once
 """
 
 from hosts.engine.builds import (
@@ -57,7 +59,12 @@ from hosts.engine.errors import (
     StreamStopped,
     classify,
 )
-from hosts.engine.events import LEDGER_ACTIONS, WATCHED_EVENT_TYPES, watch_events
+from hosts.engine.events import (
+    LEDGER_ACTIONS,
+    WATCHED_EVENT_TYPES,
+    LedgerEvent,
+    watch_events,
+)
 from hosts.engine.images import PULL_TIMEOUT_SECONDS, _pull_failure, pull_image
 from hosts.engine.inventory import (
     ContainerSeen,
@@ -97,6 +104,7 @@ __all__ = [
     "EngineUnreachable",
     "EngineVersionUnsupported",
     "Inventory",
+    "LedgerEvent",
     "ManagedObject",
     "ProbeResult",
     "RegistryLoginResult",

@@ -1,12 +1,15 @@
 """What is on the engine, in two calls whatever the numbers: the objects
 labelled as this installation's, and every volume with the containers that
-mount it (the volume ledger's view)."""
+mount it (the volume ledger's view); and, for the events watcher, one
+container or volume by inspect and the names of all volumes."""
 
 import datetime
 from dataclasses import dataclass
 
+import docker.errors
+
 from hosts.engine.connections import open_client
-from hosts.engine.errors import call
+from hosts.engine.errors import CLIENT_ERRORS, call, classify
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class ContainerSeen:
     image: str
     state: str
     volumes: list[str]
+    id: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,12 +123,55 @@ def _container_seen(container):
         name=_container_name(container),
         image=container.get("Image", ""),
         state=container.get("State", ""),
-        volumes=[
-            mount["Name"]
-            for mount in container.get("Mounts") or []
-            if mount.get("Type") == "volume" and mount.get("Name")
-        ],
+        volumes=_volume_mounts(container),
+        id=container.get("Id", ""),
     )
+
+
+def _volume_mounts(container):
+    return [
+        mount["Name"]
+        for mount in container.get("Mounts") or []
+        if mount.get("Type") == "volume" and mount.get("Name")
+    ]
+
+
+# --- One object, on a client the caller keeps open (the events watcher) -----------
+
+
+def inspect_container(client, container_id):
+    """The container with the volumes it mounts, or None once it is gone."""
+    found = _inspected(client.api.inspect_container, container_id)
+    if found is None:
+        return None
+    return ContainerSeen(
+        name=found.get("Name", "").lstrip("/"),
+        image=(found.get("Config") or {}).get("Image", ""),
+        state=(found.get("State") or {}).get("Status", ""),
+        volumes=_volume_mounts(found),
+        id=found.get("Id", container_id),
+    )
+
+
+def inspect_volume(client, name):
+    """The volume as a listing shows it, or None once it is gone."""
+    found = _inspected(client.api.inspect_volume, name)
+    return None if found is None else _volume_seen(found)
+
+
+def volume_names(client):
+    """The names of every volume on the engine: one call."""
+    listed = call(client.api.volumes) or {}
+    return frozenset(volume["Name"] for volume in listed.get("Volumes") or [])
+
+
+def _inspected(function, key):
+    try:
+        return function(key)
+    except docker.errors.NotFound:
+        return None
+    except CLIENT_ERRORS as error:
+        raise classify(error) from error
 
 
 def _container_name(container):

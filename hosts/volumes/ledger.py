@@ -2,14 +2,16 @@
 came from, what it costs; and clean-up plans that cannot remove what is in use.
 
 A refresh asks an engine for all volumes and all containers (two calls,
-whatever their numbers) and writes the ledger in batches. Sizes are measured
-apart (one `system df`), in the background, never on a page load.
+whatever their numbers) and writes the ledger in batches; between refreshes
+the events watcher applies each change to the rows it touches (note_*).
+Sizes are measured apart (one `system df`), in the background, never on a
+page load.
 """
 
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.cache import cache
@@ -65,6 +67,8 @@ class RefreshResult:
     gone: int
     engine_calls: int
     error: str = ""
+    # The containers the listing showed (the events watcher remembers them).
+    containers: tuple = field(default=(), repr=False, compare=False)
 
 
 # --- Refresh -------------------------------------------------------------------------
@@ -127,7 +131,11 @@ def refresh(endpoint) -> RefreshResult:
         here.update(last_seen=now)
         here.filter(status=Volume.Status.IN_USE).update(last_attached=now)
     return RefreshResult(
-        endpoint.name, len(inventory.volumes), len(gone), inventory.calls
+        endpoint.name,
+        len(inventory.volumes),
+        len(gone),
+        inventory.calls,
+        containers=tuple(inventory.containers),
     )
 
 
@@ -174,6 +182,12 @@ def _build_host_ids(volumes):
 
 
 def _apply(row, seen, users, host_ids, now):
+    _apply_volume(row, seen, host_ids, now)
+    _apply_users(row, users, now, seen.options)
+
+
+def _apply_volume(row, seen, host_ids, now):
+    """What the volume itself says: labels, driver, creation; seen now."""
     labels = seen.labels
     row.driver = seen.driver
     row.labels = labels
@@ -187,6 +201,11 @@ def _apply(row, seen, users, host_ids, now):
     row.created_on_engine = seen.created
     row.last_seen = now
     row.present = True
+
+
+def _apply_users(row, users, now, options):
+    """Who uses it (containers, the newest first) and so its status; the
+    last user stays on the row as its provenance once it is detached."""
     if users:
         row.attached_to = [user.name for user in users]
         row.last_container, row.last_image = users[0].name, users[0].image
@@ -195,8 +214,8 @@ def _apply(row, seen, users, host_ids, now):
         return
     row.attached_to = []
     # A VCH remembers which container made a volume; a Docker engine does not.
-    row.last_container = row.last_container or seen.options.get("container", "")
-    row.last_image = row.last_image or seen.options.get("image", "")
+    row.last_container = row.last_container or options.get("container", "")
+    row.last_image = row.last_image or options.get("image", "")
     row.detached_since = row.detached_since or now
     row.status = Volume.Status.ORPHANED if row.managed else Volume.Status.DANGLING
 
@@ -205,6 +224,101 @@ def _vic_size(row, seen, now):
     if seen.options.get("Capacity"):
         row.size_bytes = capacity_bytes(seen.options["Capacity"])
         row.size_measured_at = now
+
+
+# --- Events: one change at a time ----------------------------------------------------
+#
+# The events watcher (watcher.py) applies each engine event here, with the
+# rules a refresh applies (_apply_volume, _apply_users), to the few rows it
+# touches. A row is written only when what it says changed.
+
+
+def note_volume_created(endpoint, seen) -> None:
+    """A volume the engine created, or announced again (a container about to
+    use a named volume): its own facts; who uses it is left as it was."""
+    now = timezone.now()
+    row = Volume.objects.filter(endpoint=endpoint, name=seen.name).first()
+    before = _state(row) if row else None
+    row = row or Volume(endpoint=endpoint, name=seen.name, first_seen=now)
+    came_back = not row.present
+    _apply_volume(row, seen, _build_host_ids([seen]), now)
+    if before is None or came_back:
+        _apply_users(row, [], now, seen.options)
+    _vic_size(row, seen, now)
+    _save(row, before)
+
+
+def note_volume_removed(endpoint, name) -> None:
+    Volume.objects.filter(endpoint=endpoint, name=name, present=True).update(
+        present=False, last_seen=timezone.now()
+    )
+
+
+def note_volumes_left(endpoint, remaining) -> int:
+    """After a prune (the engine names none of what it removed): every row
+    whose volume is not among `remaining` is gone. Returns how many."""
+    here = Volume.objects.filter(endpoint=endpoint, present=True)
+    gone = [pk for pk, name in here.values_list("pk", "name") if name not in remaining]
+    for start in range(0, len(gone), BATCH):
+        Volume.objects.filter(pk__in=gone[start : start + BATCH]).update(
+            present=False, last_seen=timezone.now()
+        )
+    return len(gone)
+
+
+def note_container_created(endpoint, container) -> None:
+    """The container uses its volumes: it is their newest user."""
+    now = timezone.now()
+    mine = Volume.objects.filter(endpoint=endpoint, name__in=container.volumes)
+    for row in mine.filter(present=True):
+        before = _state(row)
+        others = [_Named(name) for name in row.attached_to if name != container.name]
+        _apply_users(row, [container, *others], now, {})
+        row.last_seen = now
+        _save(row, before)
+
+
+def note_container_removed(endpoint, container, images_by_name) -> None:
+    """The container no longer uses its volumes; the ones nobody else uses
+    keep it as their last container. `images_by_name` gives the image of a
+    user that is left (it becomes the newest)."""
+    now = timezone.now()
+    mine = Volume.objects.filter(endpoint=endpoint, name__in=container.volumes)
+    for row in mine.filter(present=True):
+        before = _state(row)
+        left = [name for name in row.attached_to if name != container.name]
+        users = [_Named(name, images_by_name.get(name, "")) for name in left]
+        _apply_users(row, users, now, {})
+        _save(row, before)
+
+
+def note_attached_now(endpoint, name) -> None:
+    """A mount or unmount: the volume was attached until now. (Not a change
+    of the ledger's totals: last_attached is not counted in its stamp.)"""
+    Volume.objects.filter(
+        endpoint=endpoint, name=name, status=Volume.Status.IN_USE
+    ).update(last_attached=timezone.now())
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A user of a volume known by the name on its row (and the image the
+    watcher remembers for it)."""
+
+    name: str
+    image: str = ""
+
+
+def _save(row, before):
+    """Insert a new row; write a changed one; an unchanged one was seen now."""
+    if before is None:
+        row.save(force_insert=True)
+    elif _state(row) != before:
+        row.save(update_fields=UPDATED_FIELDS)
+    else:
+        Volume.objects.filter(pk=row.pk).update(
+            last_seen=row.last_seen, last_attached=row.last_attached
+        )
 
 
 def note_build_host_volumes(host, change: str) -> None:
@@ -216,12 +330,11 @@ def note_build_host_volumes(host, change: str) -> None:
         mine.update(present=False, last_seen=now)
         return
     if change == "detached":
-        mine.update(
-            status=Volume.Status.ORPHANED,
-            attached_to=[],
-            detached_since=now,
-            last_seen=now,
-        )
+        for row in mine.filter(present=True):
+            before = _state(row)
+            _apply_users(row, [], now, {})
+            row.last_seen = now
+            _save(row, before)
         return
     for role in ("docker-data", "certs"):
         Volume.objects.update_or_create(
@@ -334,6 +447,21 @@ def _cache(key, value) -> None:
         logger.warning("the cache did not take the totals: %s", error)
 
 
+def kept(state_key, parts, compute):
+    """compute() once per state of the ledger: what a reader makes from the
+    totals (a page renders them) is cached under their `state_key` (from
+    totals()) and `parts`, whatever else it depends on. No state key (an
+    uncached read): computed every time."""
+    if state_key is None:
+        return compute()
+    key = _hashed_key((state_key, parts))
+    value = _cached([key]).get(key)
+    if value is None:
+        value = compute()
+        _cache(key, value)
+    return value
+
+
 def ledger_stamp():
     """The ledger's stamp now, or None where the database keeps none."""
     return (
@@ -348,7 +476,9 @@ def totals(filters: VolumeFilters, *, with_owners=False):
     per owner and per endpoint; with when sizes were last measured and how
     many are unmeasured; and `owners`, the owners of present volumes (for the
     filter's suggestions), if asked. Three scans on a change of the ledger,
-    none after (the older-than filter moves with the clock: never cached)."""
+    none after (the older-than filter moves with the clock: never cached).
+    `state_key` names this state of the ledger and these filters (for kept();
+    None when not cached)."""
     stamp = ledger_stamp()
     cacheable = stamp is not None and not filters.older_than_days
     keys = {"totals": _cache_key(stamp, "totals", filters)}
@@ -368,6 +498,7 @@ def totals(filters: VolumeFilters, *, with_owners=False):
             if stamp is not None:
                 _cache(keys["owners"], owners)
         summary["owners"] = owners
+    summary["state_key"] = keys["totals"] if cacheable else None
     return summary
 
 
@@ -381,8 +512,12 @@ def _cache_key(stamp, kind, filters=None):
             filters.managed,
             filters.older_than_days,
         )
-    parts = repr((stamp, kind, filters)).encode()
-    return f"dchweb:volume-ledger:{hashlib.sha256(parts).hexdigest()}"
+    return _hashed_key((stamp, kind, filters))
+
+
+def _hashed_key(parts):
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()
+    return f"dchweb:volume-ledger:{digest}"
 
 
 def _compute_totals(found):

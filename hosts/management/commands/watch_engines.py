@@ -11,7 +11,10 @@ from hosts.volumes import watcher
 
 
 class Command(BaseCommand):
-    help = "Follow every endpoint's container and volume events; rescan on change."
+    help = (
+        "Follow every endpoint's container and volume events and apply each "
+        "to the volume ledger; rescan on (re)connection."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(

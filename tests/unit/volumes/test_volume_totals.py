@@ -143,25 +143,12 @@ def test_a_refresh_shows_at_once(admin_client, api, endpoint, make_volume):
 def test_the_events_watcher_rescan_shows_at_once(api, endpoint, make_volume):
     make_volume("old", status=Volume.Status.DANGLING, managed=False)
     assert api()["count"] == 1
-    stop = threading.Event()
-    real_refresh = ledger.refresh
-
-    def refresh_once(found):
-        stop.set()  # one pass of the loop
-        return real_refresh(found)
-
     listing = engine.Inventory(
         volumes=[seen("old"), seen("fresh")], containers=[], calls=2
     )
-    rescans = watcher.EndpointWatcher(endpoint.pk, stop)
-    rescans.dirty.set()
-    with (
-        mock.patch.object(engine, "volume_inventory", return_value=listing),
-        mock.patch.object(watcher.ledger, "refresh", side_effect=refresh_once),
-        mock.patch.object(watcher, "DEBOUNCE_SECONDS", 0),
-        mock.patch.object(watcher, "close_old_connections"),  # the test's transaction
-    ):
-        rescans._rescan_when_dirty()
+    rescans = watcher.EndpointWatcher(endpoint.pk, threading.Event())
+    with mock.patch.object(engine, "volume_inventory", return_value=listing):
+        rescans.rescan()
 
     assert api()["count"] == 2
 

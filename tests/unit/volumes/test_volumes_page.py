@@ -4,7 +4,7 @@ followed. No engine here: ledger rows are made directly, and the enqueues
 (refresh, execute_cleanup) are stubbed."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from hosts.models import CleanupItem, CleanupPlan, Volume
+from hosts.models import BuildHost, CleanupItem, CleanupPlan, Endpoint, Volume
 from hosts.volumes import commands as volumes
 
 pytestmark = pytest.mark.django_db
@@ -260,6 +260,116 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(
 
     assert many == few, (few, many)
     assert many <= 20
+
+
+# --- Rendered once per state of the ledger ------------------------------------------
+
+ROWS = "hosts/volumes/partials/volume_rows.html"
+TOTALS = "hosts/volumes/partials/volume_totals.html"
+OWNERS = "hosts/volumes/partials/volume_owners.html"
+
+
+def rendered(response):
+    return {template.name for template in response.templates}
+
+
+def row_of(html, name):
+    return html.split(f'<tr data-volume="{name}"')[1].split("</tr>")[0]
+
+
+def test_rows_totals_and_owners_are_rendered_again_only_after_a_write(
+    admin_client, make_volume
+):
+    volume = make_volume("a")
+    first = admin_client.get("/volumes/")
+    again = admin_client.get("/volumes/")
+
+    assert {ROWS, TOTALS, OWNERS} <= rendered(first)
+    assert not {ROWS, TOTALS, OWNERS} & rendered(again)
+    assert 'data-volume="a" data-status="orphaned"' in again.content.decode()
+    assert '<option value="alice">' in again.content.decode()
+
+    Volume.objects.filter(pk=volume.pk).update(
+        status=Volume.Status.DANGLING, owner_name="bob"
+    )
+    after = admin_client.get("/volumes/")
+
+    assert {ROWS, TOTALS, OWNERS} <= rendered(after)
+    html = after.content.decode()
+    assert 'data-volume="a" data-status="dangling"' in html
+    assert '<option value="bob">' in html and '<option value="alice">' not in html
+
+
+def test_the_older_than_filter_renders_every_time(admin_client, make_volume):
+    make_volume("a")
+    query = {"older_than_days": 2}
+
+    admin_client.get("/volumes/", query, **HTMX)
+    again = admin_client.get("/volumes/", query, **HTMX)
+
+    assert {ROWS, TOTALS} <= rendered(again)
+    assert table_names(again) == ["a"]
+
+
+def test_a_renamed_endpoint_shows_in_the_rows_and_totals_at_once(
+    admin_client, make_volume, endpoint
+):
+    make_volume("a")
+    admin_client.get("/volumes/")
+
+    Endpoint.objects.filter(pk=endpoint.pk).update(name="vch-renamed")
+    html = admin_client.get("/volumes/").content.decode()
+
+    assert "<td>vch-renamed</td>" in row_of(html, "a")
+    by_endpoint = html.split('id="totals-by-endpoint"')[1].split("</table>")[0]
+    assert "vch-renamed" in by_endpoint and "local" not in by_endpoint
+
+
+def test_ages_follow_the_clock_without_any_write(admin_client, make_volume):
+    make_volume("a", created_on_engine=timezone.now() - timedelta(days=3, hours=1))
+    assert ">3\xa0days, 1\xa0hour</span>" in row_of(
+        admin_client.get("/volumes/").content.decode(), "a"
+    )
+    later = timezone.now() + timedelta(days=2)
+
+    with mock.patch.object(timezone, "now", return_value=later):
+        html = admin_client.get("/volumes/").content.decode()
+
+    assert ">5\xa0days, 1\xa0hour</span>" in row_of(html, "a")
+
+
+def test_times_are_written_in_the_current_time_zone(
+    admin_client, make_volume, settings
+):
+    settings.TIME_ZONE = "Asia/Kathmandu"  # UTC+05:45: the minutes and the day move
+    moment = datetime(2026, 3, 1, 20, 30, 15, tzinfo=UTC)
+    make_volume(
+        "a", created_on_engine=moment, detached_since=moment, size_measured_at=moment
+    )
+
+    row = row_of(admin_client.get("/volumes/").content.decode(), "a")
+
+    assert "detached since 2026-03-02 02:15</small>" in row
+    assert '<span title="as of 2026-03-02 02:15:15">1.0\xa0GB</span>' in row
+    assert "as of 03-02 02:15</small>" in row
+    assert '<span title="created 2026-03-02 02:15">' in row
+
+
+def test_a_build_hosts_volume_links_to_its_host(admin_client, make_volume, developer):
+    host = BuildHost.objects.create(
+        owner=developer,
+        endpoint=Endpoint.objects.get(name="local"),
+        name="bh-linked",
+        image="dch-photon",
+        state=BuildHost.State.READY,
+        expires_at=timezone.now() + timedelta(hours=8),
+    )
+    make_volume("dchweb-linked-data", build_host=host)
+
+    row = row_of(admin_client.get("/volumes/").content.decode(), "dchweb-linked-data")
+
+    assert f'of <a href="/build-hosts/{host.pk}/">bh-linked</a>' in row
+    assert 'title="Orphaned (dchweb&#x27;s, not attached)"' in row
 
 
 # --- Refresh ------------------------------------------------------------------------
