@@ -104,6 +104,7 @@ def provision(build_host_id, worker: str) -> str:
         return SKIPPED
     if not take_lease(host.pk, worker):
         return LEASE_BUSY
+    _close_interrupted_steps(host)
     run = _Run(host, worker, connection_for(host.endpoint), time.monotonic())
     try:
         _set(host, state=BuildHost.State.PROVISIONING, error="", error_reason="")
@@ -122,6 +123,22 @@ def provision(build_host_id, worker: str) -> str:
 def _removal_requested(host) -> bool:
     state = BuildHost.objects.filter(pk=host.pk).values_list("state", flat=True).first()
     return state != BuildHost.State.PROVISIONING
+
+
+INTERRUPTED = "interrupted"
+
+
+def _close_interrupted_steps(host) -> None:
+    """A step still "running" when its host's lease is free again was left by
+    a worker that died in it (killed, its machine lost): with the lease now
+    ours, nobody runs it. It ends as failed, so the timeline does not show a
+    step running forever beside the new attempt."""
+    host.steps.filter(status=BuildHostStep.Status.RUNNING).update(
+        status=BuildHostStep.Status.FAILED,
+        finished_at=timezone.now(),
+        reason=INTERRUPTED,
+        error="the worker running this step stopped before it finished",
+    )
 
 
 def _run_step(run, name, function):
@@ -518,6 +535,7 @@ def remove(build_host_id, worker: str) -> str:
         return SKIPPED
     if not take_lease(host.pk, worker):
         return LEASE_BUSY
+    _close_interrupted_steps(host)
     run = _Run(host, worker, connection_for(host.endpoint))
     try:
         _run_step(run, "remove_container", _remove_container)

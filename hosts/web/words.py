@@ -42,6 +42,7 @@ REASON_WORDS = {
     "missing": "the container vanished from the engine",
     "adopted": "dchweb lost its record of this host and found it again",
     "internal": "dchweb itself failed at this step",
+    "interrupted": "the worker doing this step stopped; another one took over",
 }
 
 # A build's steps (hosts/builds/runner.py) in words.

@@ -49,6 +49,14 @@ def test_killed_mid_provision_the_host_settles_after_restart(
     assert host.lease_owner == ""
     # The step it was killed in ran again, as a second attempt, and says so.
     assert host.steps.filter(name=killed_at).count() == 2
+    # The dead worker's attempt ended as interrupted, not "running" for ever
+    # (unless the kill came between its end and the next step's start).
+    first = host.steps.get(name=killed_at, attempt=1)
+    assert (first.status, first.reason) in {
+        ("failed", "interrupted"),
+        ("done", ""),
+    }, (first.status, first.reason)
+    assert not host.steps.filter(status="running").exists()
     from hosts.ops import metrics
 
     assert f'dchweb_task_retries_total{{step="{killed_at}"}} 1' in metrics.exposition()
