@@ -48,6 +48,12 @@ badinput: venv devstack
 bench-provision: venv devstack
 	$(IN_DEVSTACK) $(PY) bench/provision.py
 
+## 15 minutes of pipelines and page/API clients with a fault every 3 (bench/README.md);
+## it restarts this checkout's engine, Redis and registry: not while tests use them
+.PHONY: bench-soak
+bench-soak: venv devstack
+	$(IN_DEVSTACK) $(PY) bench/soak.py
+
 ## ruff, the import contracts, shellcheck and missing migrations: all four run,
 ## and lint fails if any of them does (-k keeps going after the first failure)
 lint: venv

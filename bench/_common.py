@@ -304,17 +304,19 @@ class Child:
 class Worker(Child):
     """`celery -A dchweb worker --concurrency 1` on the bench's queue and
     database. `node`: its name (the queue's by default); workers sharing a
-    queue need names of their own."""
+    queue need names of their own, and a worker started again under its old
+    name frees its previous life's leases at once. `env`: variables on top
+    (another database's, when `database` is None)."""
 
     ROLES = ("main", "pool")
 
-    def __init__(self, queue, database, log_path, node=None):
+    def __init__(self, queue, database, log_path, node=None, env=None):
         self.queue = queue
         self.node = node or queue
         self.title = f"worker {node}" if node else "the worker"
-        env = dict(
-            os.environ, DCHWEB_SQLITE_PATH=str(database), DCHWEB_TASK_QUEUE=queue
-        )
+        env = {**os.environ, "DCHWEB_TASK_QUEUE": queue, **(env or {})}
+        if database is not None:
+            env["DCHWEB_SQLITE_PATH"] = str(database)
         command = [
             *(sys.executable, "-m", "celery", "-A", "dchweb", "worker"),
             *("-Q", queue, "--concurrency", "1", "-n", f"{self.node}@%h"),

@@ -4,14 +4,7 @@ started again), the registry stopped before a push. After each the
 system settles by itself (the periodic reconciler's pass is called here as
 beat would call it) and the engine holds exactly what the database says."""
 
-import os
-import signal
-import socket
-import ssl
-import subprocess
-import time
 import uuid
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -20,11 +13,9 @@ from django.test import Client
 from hosts.accounts import commands as accounts
 from hosts.buildhosts import reconciler
 from hosts.builds import logs as buildlogs
-from hosts.core import installation
 from hosts.models import Build, BuildHost
 from hosts.ops import tasks
-from tests.conftest import ROOT
-from tests.support import world
+from tests.support import faults, world
 from tests.support.contexts import hello_context, slow_context
 from tests.support.hostcheck import (
     bundle_dir,
@@ -39,18 +30,6 @@ from tests.support.waiting import wait_until
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 
-def redis_pid():
-    return int((ROOT / "var/devstack/redis.pid").read_text())
-
-
-def restart_redis():
-    """Stop the devstack's Redis (its queue is in memory: every waiting
-    message is lost) and start it again as devstack/up does."""
-    os.kill(redis_pid(), signal.SIGTERM)
-    wait_until(lambda: not (ROOT / "var/devstack/redis.sock").exists(), "Redis to stop")
-    subprocess.run([str(ROOT / "devstack/up")], check=True, capture_output=True)
-
-
 def test_redis_restarted_mid_provision_nothing_asked_for_is_lost(
     worker, engine, endpoint, registry, developer, leftovers
 ):
@@ -58,7 +37,7 @@ def test_redis_restarted_mid_provision_nothing_asked_for_is_lost(
     first = new_host(developer, endpoint, registry_ids=[registry.pk])
     wait_until(lambda: first.steps.exists(), "the provision to start")
 
-    restart_redis()
+    faults.restart_redis()
     # Asked while the queue was empty after the restart: saved, not lost.
     second = new_host(developer, endpoint, registry_ids=[registry.pk])
     first = wait_settled(first)
@@ -103,55 +82,6 @@ def test_an_endpoint_that_stops_answering_mid_provision_is_cleaned_up_when_back(
     assert summary["containers_removed"] == [host.container_name]
 
 
-def stop_engine():
-    """SIGTERM the devstack's dockerd, as a host shutdown or a package upgrade
-    would: it stops every container (build hosts, the registry) and exits."""
-    pid = int((ROOT / "var/devstack/dockerd.pid").read_text())
-    os.kill(pid, signal.SIGTERM)
-    wait_until(lambda: not Path(f"/proc/{pid}").exists(), "dockerd to exit", timeout=60)
-
-
-def start_engine(others):
-    """Start dockerd (and the registry on it) again as devstack/up does, then
-    the other containers that ran on it (the suite's own TLS engine): the
-    test repairs what it broke. dchweb's build hosts are left to dchweb."""
-    subprocess.run(
-        [str(ROOT / "devstack/up")], check=True, capture_output=True, timeout=180
-    )
-    for container in others:
-        container.start()
-        bindings = container.attrs["HostConfig"].get("PortBindings") or {}
-        for binding in bindings.get("2376/tcp") or []:
-            port = int(binding["HostPort"])
-            wait_until(
-                lambda port=port: _serves_tls(port),
-                f"{container.name}'s engine on port {port}",
-                interval=0.3,
-            )
-
-
-def _serves_tls(port):
-    """A TLS handshake completes: the engine inside is up (docker-proxy alone
-    accepts the connection, then drops it)."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with (
-            socket.create_connection(("127.0.0.1", port), timeout=2) as raw,
-            context.wrap_socket(raw),
-        ):
-            return True
-    except (OSError, ssl.SSLError):
-        return False
-
-
-def others_running(engine):
-    ours = f"io.dchweb.installation={installation.installation_id()}"
-    mine = {c.id for c in engine.containers.list(filters={"label": ours})}
-    return [c for c in engine.containers.list() if c.id not in mine]
-
-
 def test_the_engine_stopped_and_started_again_settles_by_itself(
     worker,
     engine,
@@ -180,12 +110,12 @@ def test_the_engine_stopped_and_started_again_settles_by_itself(
         interval=0.01,
     )
 
-    others = others_running(engine)
+    others = faults.others_running(engine)
     try:
-        stop_engine()
+        faults.stop_engine()
         midway = wait_settled(midway)
     finally:
-        start_engine(others)
+        faults.start_engine(others)
     summary = reconciler.reconcile_endpoint(endpoint.pk)
 
     assert summary["error"] == "", summary
@@ -251,7 +181,7 @@ def test_a_registry_stopped_before_the_push_fails_the_build_and_nothing_is_lost(
     assert host.state == BuildHost.State.READY, host.error
     client = api_client(developer)
     tag = new_tag(devstack)
-    registry_container = engine.containers.get("dchweb-registry")
+    registry_container = engine.containers.get(faults.REGISTRY_CONTAINER)
 
     build_id = start_build(client, host, tag, slow_context(busybox, seconds=3))
     try:
@@ -260,7 +190,7 @@ def test_a_registry_stopped_before_the_push_fails_the_build_and_nothing_is_lost(
         build = wait_build_final(build_id)
     finally:
         registry_container.start()
-        _wait_for_registry(devstack)
+        faults.wait_for_registry(devstack)
 
     assert build.state == Build.State.FAILED
     assert build.step == "push" and build.digest == ""
@@ -271,20 +201,3 @@ def test_a_registry_stopped_before_the_push_fails_the_build_and_nothing_is_lost(
     # With the registry back, the same build succeeds.
     retried = wait_build_final(start_build(client, host, tag, hello_context(busybox)))
     assert retried.state == Build.State.SUCCEEDED, retried.error
-
-
-def _wait_for_registry(devstack, timeout=30):
-    from hosts.lib import registry_check
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = registry_check.check_registry(
-            devstack["registry"],
-            devstack["registry_ca"].decode(),
-            devstack["registry_user"],
-            devstack["registry_password"],
-        )
-        if result.ok:
-            return
-        time.sleep(0.3)
-    pytest.fail("the registry did not come back")
