@@ -4,11 +4,19 @@ or ssl raised into them."""
 
 import docker.errors
 import requests
+import urllib3.exceptions
 
 from hosts.lib import failures
 
-# What a docker-py call raises when the engine or the way to it fails.
-CLIENT_ERRORS = (docker.errors.DockerException, requests.RequestException, OSError)
+# What a docker-py call raises when the engine or the way to it fails. A
+# stream docker-py reads from the raw response raises urllib3's own errors
+# (requests wraps them only for what it reads itself).
+CLIENT_ERRORS = (
+    docker.errors.DockerException,
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    OSError,
+)
 
 
 class EngineError(Exception):

@@ -36,6 +36,10 @@ _NEEDLES = (
     ("remote end closed connection", "connection_reset"),
     ("connection aborted", "connection_reset"),
     ("broken pipe", "connection_reset"),
+    # A stream cut mid-body (an engine stopping during a push): urllib3's
+    # "Connection broken: IncompleteRead", or TLS closed without its goodbye.
+    ("connection broken", "connection_reset"),
+    ("eof occurred in violation of protocol", "connection_reset"),
 )
 
 
@@ -56,7 +60,8 @@ def full_text(error):
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         parts.append(str(error))
-        if isinstance(error, ssl.SSLError) and error.reason:
+        # An SSLError made outside the ssl module has no `reason` at all.
+        if isinstance(error, ssl.SSLError) and getattr(error, "reason", None):
             parts.append(str(error.reason))
         error = error.__cause__ or error.__context__
     return " | ".join(parts)

@@ -4,8 +4,11 @@ The failures it classifies are proven against real engines in
 tests/integration/engine/test_engine_probe.py.
 """
 
+import ssl
+
 import docker.constants
 import pytest
+import urllib3.exceptions
 
 from hosts import engine
 
@@ -49,3 +52,28 @@ def test_vic_volume_stores_are_read_from_system_status():
 
     assert engine._vic_volume_stores(info) == ["default", "nfs"]
     assert engine._vic_volume_stores({"SystemStatus": None}) == []
+
+
+def test_a_stream_cut_mid_body_is_a_cut_connection_not_dchwebs_own_failure():
+    # What the soak saw when the engine stopped during a push: docker-py reads
+    # the stream from the raw response, so urllib3's error comes through as is.
+    cut = urllib3.exceptions.ProtocolError(
+        "Connection broken: IncompleteRead(0 bytes read, 2 more expected)"
+    )
+    chunks = engine.builds._chunks(_raising(cut), stop=lambda: False)
+
+    with pytest.raises(engine.EngineError) as raised:
+        list(chunks)
+
+    assert raised.value.reason == "connection_reset"
+
+
+def test_tls_closed_without_its_goodbye_is_a_cut_connection():
+    error = ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:2427)")
+
+    assert engine.classify(error).reason == "connection_reset"
+
+
+def _raising(error):
+    yield {"status": "Pushing"}
+    raise error
