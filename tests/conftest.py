@@ -6,7 +6,6 @@ registry. Run by hand, `devstack/exec .venv/bin/pytest ...` does the same.
 A test that needs a part that is not there fails and says how to get it.
 """
 
-import contextlib
 import os
 import signal
 import socket
@@ -361,18 +360,12 @@ def api_get(client):
 def leftovers(engine):
     """Removes whatever this test's installation left on the engine, after
     the test has had its say about it."""
-    import docker.errors
+    from tests.support.hostcheck import remove_installation_objects
 
     yield
-    label = f"io.dchweb.installation={_installation_id()}"
     # A worker may still be removing what is listed (an ephemeral build host
-    # goes after its build is final): gone meanwhile is gone.
-    for container in engine.containers.list(all=True, filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
-    for volume in engine.volumes.list(filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):
-            volume.remove(force=True)
+    # goes after its build is final): the helper takes gone meanwhile as gone.
+    remove_installation_objects(engine, _installation_id())
 
 
 def _installation_id():

@@ -1,11 +1,13 @@
 """Checks on build hosts: their state in the database and their objects on
 the engine, which must agree."""
 
+import contextlib
 import io
 import time
 import zipfile
 from pathlib import Path
 
+import docker.errors
 import pytest
 
 from hosts.buildhosts import commands as buildhosts
@@ -23,6 +25,18 @@ def engine_objects(engine, host):
     containers = engine.containers.list(all=True, filters={"label": label})
     volumes = engine.volumes.list(filters={"label": label})
     return containers, volumes
+
+
+def remove_installation_objects(engine, installation_id) -> None:
+    """Every container and volume labelled with `installation_id`, removed;
+    one gone meanwhile (a worker removing it too) is gone."""
+    label = f"io.dchweb.installation={installation_id}"
+    for container in engine.containers.list(all=True, filters={"label": label}):
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True, v=True)
+    for volume in engine.volumes.list(filters={"label": label}):
+        with contextlib.suppress(docker.errors.NotFound):
+            volume.remove(force=True)
 
 
 def wait_settled(host, timeout=SETTLE_TIMEOUT):

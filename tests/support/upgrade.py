@@ -9,7 +9,6 @@ whatever today's models say), and the hosts are made to run again from the
 record, so that `migrate` meets what an operator's upgrade meets.
 """
 
-import contextlib
 import datetime
 import io
 import json
@@ -18,7 +17,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker.errors
 import pytest
 from cryptography import x509
 from django.contrib.contenttypes.models import ContentType
@@ -30,6 +28,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from hosts.lib import crypto
 from tests.support.buildhost import free_loopback_port, wait_until_pinged
+from tests.support.hostcheck import remove_installation_objects
 
 FIXTURE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "upgrade"
 FORMAT = 1
@@ -287,10 +286,4 @@ def _wait_for_dchweb_client(host, port):
 
 def remove_from_engine(engine, fixture: Fixture):
     """Whatever carries the fixture's installation id: only this test makes it."""
-    label = f"io.dchweb.installation={fixture.installation_id}"
-    for container in engine.containers.list(all=True, filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
-    for volume in engine.volumes.list(filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):
-            volume.remove(force=True)
+    remove_installation_objects(engine, fixture.installation_id)

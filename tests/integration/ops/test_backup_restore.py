@@ -4,9 +4,6 @@ data folder), and the reconciler's pass, as beat runs it, takes the host up
 again: nothing adopted, nothing removed, the owner's bundle still opens it,
 and the audit trail holds every event from before plus the restore's."""
 
-import contextlib
-
-import docker.errors
 import pytest
 from django.core.management import call_command
 
@@ -17,7 +14,12 @@ from hosts.core import installation
 from hosts.models import AuditEvent, BuildHost
 from hosts.ops import tasks as ops_tasks
 from tests.support.commands import run
-from tests.support.hostcheck import bundle_dir, engine_objects, wait_answering
+from tests.support.hostcheck import (
+    bundle_dir,
+    engine_objects,
+    remove_installation_objects,
+    wait_answering,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -47,13 +49,7 @@ def engine_cleanup(engine):
     the database; should the restore lose it, they are still removed."""
     found = {}
     yield found
-    label = f"io.dchweb.installation={found.get('id')}"
-    for container in engine.containers.list(all=True, filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
-    for volume in engine.volumes.list(filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):
-            volume.remove(force=True)
+    remove_installation_objects(engine, found.get("id"))
 
 
 def trail():
