@@ -115,6 +115,16 @@ def required(name):
     return value
 
 
+BUSYBOX = Path("/bin/busybox")
+
+
+def busybox_bytes() -> bytes:
+    """The static busybox the pipelines' build context copies in (FROM scratch)."""
+    if not BUSYBOX.exists():
+        sys.exit(f"{BUSYBOX} is missing: devstack/up installs busybox-static")
+    return BUSYBOX.read_bytes()
+
+
 def devstack_values(*, needs_redis=False):
     """The devstack's engine, network, build-host image and registry (with
     its CA and login), as the tests' tests/support/world.py takes them.

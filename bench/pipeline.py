@@ -380,9 +380,7 @@ def main():
     args = parser.parse_args()
     _common.stop_on_sigterm()
     devstack = _common.devstack_values(needs_redis=True)
-    busybox = Path("/bin/busybox")
-    if not busybox.exists():
-        sys.exit("/bin/busybox is missing: devstack/up installs busybox-static")
+    busybox = _common.busybox_bytes()
 
     database = _common.var_path(f"bench-{os.getpid()}.sqlite3")
     data_dir = Path(tempfile.mkdtemp(prefix="dchweb-bench-data-"))
@@ -408,7 +406,7 @@ def main():
         direct = Direct(devstack, Path(workdir.name))
         from tests.support.contexts import hello_context
 
-        context = hello_context(busybox.read_bytes())
+        context = hello_context(busybox)
 
         def start_worker(index):
             log = _common.var_path(f"bench-{os.getpid()}-worker{index}.log")

@@ -1022,9 +1022,7 @@ def main():
     )
     _common.stop_on_sigterm()
     devstack = _common.devstack_values(needs_redis=True)
-    busybox = Path("/bin/busybox")
-    if not busybox.exists():
-        sys.exit("/bin/busybox is missing: devstack/up installs busybox-static")
+    busybox = _common.busybox_bytes()
 
     database = _common.var_path(f"bench-soak-{os.getpid()}.sqlite3")
     data_dir = Path(tempfile.mkdtemp(prefix="dchweb-bench-soak-data-"))
@@ -1067,7 +1065,7 @@ def main():
             registry,
             user,
             admin,
-            hello_context(busybox.read_bytes()),
+            hello_context(busybox),
         )
         env = {"DCHWEB_SQLITE_PATH": str(database), "DCHWEB_DATA_DIR": str(data_dir)}
         report = run(
