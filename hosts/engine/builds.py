@@ -46,17 +46,20 @@ def build_image(
             failed = _login_for_build(client, auth)
             if failed:
                 output(f"note: login to {auth['serveraddress']} refused ({failed})\n")
-        chunks = client.api.build(
-            fileobj=context,
-            custom_context=True,
-            dockerfile=dockerfile,
-            tag=tag or None,
-            buildargs=build_args or None,
-            decode=True,
-            rm=True,
-            forcerm=True,
-        )
-        for chunk in _chunks(chunks, stop):
+
+        def start():
+            return client.api.build(
+                fileobj=context,
+                custom_context=True,
+                dockerfile=dockerfile,
+                tag=tag or None,
+                buildargs=build_args or None,
+                decode=True,
+                rm=True,
+                forcerm=True,
+            )
+
+        for chunk in _chunks(start, stop):
             image_id = (chunk.get("aux") or {}).get("ID", image_id)
             text = chunk.get("stream") or _status_line(chunk)
             if text:
@@ -87,10 +90,13 @@ def push_image(connection, ref, auth, *, output, stop):
     slow = dataclasses.replace(connection, timeout=BUILD_TIMEOUT_SECONDS)
     digest = ""
     with open_client(slow) as client:
-        chunks = client.api.push(
-            repository, tag=tag, stream=True, decode=True, auth_config=auth
-        )
-        for chunk in _chunks(chunks, stop):
+
+        def start():
+            return client.api.push(
+                repository, tag=tag, stream=True, decode=True, auth_config=auth
+            )
+
+        for chunk in _chunks(start, stop):
             digest = (chunk.get("aux") or {}).get("Digest", digest)
             text = _status_line(chunk)
             if text:
@@ -106,10 +112,11 @@ def tag_image(connection, image_id, ref):
         call(client.api.tag, image_id, repository, tag=tag, force=True)
 
 
-def _chunks(chunks, stop):
-    """The stream's chunks; errors inside it and stops raise."""
+def _chunks(start, stop):
+    """The chunks of the stream `start()` opens; errors opening it or inside
+    it, and stops, raise (an engine stopping can cut either)."""
     try:
-        for chunk in chunks:
+        for chunk in start():
             if "error" in chunk or "errorDetail" in chunk:
                 raise _stream_failure(stream_error(chunk).strip())
             yield chunk

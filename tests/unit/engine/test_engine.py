@@ -8,6 +8,7 @@ import ssl
 
 import docker.constants
 import pytest
+import requests
 import urllib3.exceptions
 
 from hosts import engine
@@ -60,7 +61,7 @@ def test_a_stream_cut_mid_body_is_a_cut_connection_not_dchwebs_own_failure():
     cut = urllib3.exceptions.ProtocolError(
         "Connection broken: IncompleteRead(0 bytes read, 2 more expected)"
     )
-    chunks = engine.builds._chunks(_raising(cut), stop=lambda: False)
+    chunks = engine.builds._chunks(lambda: _raising(cut), stop=lambda: False)
 
     with pytest.raises(engine.EngineError) as raised:
         list(chunks)
@@ -72,6 +73,23 @@ def test_tls_closed_without_its_goodbye_is_a_cut_connection():
     error = ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:2427)")
 
     assert engine.classify(error).reason == "connection_reset"
+
+
+def test_a_stream_that_cannot_even_start_is_the_engines_failure_too():
+    # The soak's push when the engine went away under it: the request itself
+    # failed (requests' SSLError), before any chunk.
+    eof = ssl.SSLEOFError(
+        8, "[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol"
+    )
+    refused = requests.exceptions.SSLError(eof)
+
+    def start():
+        raise refused
+
+    with pytest.raises(engine.EngineError) as raised:
+        list(engine.builds._chunks(start, stop=lambda: False))
+
+    assert raised.value.reason == "connection_reset"
 
 
 def _raising(error):
