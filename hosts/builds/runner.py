@@ -164,6 +164,18 @@ def _release_host(build):
         )
 
 
+def _mark_ephemeral_host_going(build):
+    """A build's own host is marked for removal (volumes by its policy) when
+    the build ends; the caller removes it (_end_ephemeral_host)."""
+    if not build.ephemeral or build.build_host_id is None:
+        return
+    host = BuildHost.objects.get(pk=build.build_host_id)
+    if host.is_running:  # not failed (rolled back already), nor going
+        provisioning.mark_for_removal(
+            None, host, host.policy_deletes_volumes, source=SYSTEM
+        )
+
+
 def _end_ephemeral_host(build, worker):
     """A build's own host goes when the build ends, removed right here by the
     build's worker (a queued removal could wait behind other builds). A host
@@ -178,12 +190,11 @@ def _end_ephemeral_host(build, worker):
             state=BuildHost.State.REMOVED, removed_at=timezone.now()
         )
         return
-    if not host.is_running:
-        return  # failed (rolled back already), or already going
+    _mark_ephemeral_host_going(build)  # already, unless the build's end crashed
+    host.refresh_from_db()
+    if host.state != BuildHost.State.REMOVING:
+        return  # failed (rolled back already), or removed
     _log(build, f"--- removing build host {host.name} (volumes: {host.policy_label})\n")
-    provisioning.mark_for_removal(
-        None, host, host.policy_deletes_volumes, source=SYSTEM
-    )
     provisioning.remove(host.pk, worker)
 
 
@@ -314,8 +325,9 @@ def _finish(build, state, *, image_id="", digest="", error="", reason=""):
         )
         # In the same transaction: whoever sees the build ended sees its
         # host free again (not busy for the moment the worker takes to
-        # reach its clean-up).
+        # reach its clean-up), or, the build's own host, already going.
         _release_host(build)
+        _mark_ephemeral_host_going(build)
         BuildHostImage.objects.record_build_outcome(build)
         audit.record(
             None,
