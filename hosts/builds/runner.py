@@ -169,11 +169,17 @@ def _mark_ephemeral_host_going(build):
     the build ends; the caller removes it (_end_ephemeral_host)."""
     if not build.ephemeral or build.build_host_id is None:
         return
-    host = BuildHost.objects.get(pk=build.build_host_id)
-    if host.is_running:  # not failed (rolled back already), nor going
-        provisioning.mark_for_removal(
+    _mark_going(BuildHost.objects.get(pk=build.build_host_id))
+
+
+def _mark_going(host):
+    """The host, marked for removal if it runs (not failed and rolled back
+    already, nor going)."""
+    if host.is_running:
+        host, _ = provisioning.mark_for_removal(
             None, host, host.policy_deletes_volumes, source=SYSTEM
         )
+    return host
 
 
 def _end_ephemeral_host(build, worker):
@@ -190,8 +196,7 @@ def _end_ephemeral_host(build, worker):
             state=BuildHost.State.REMOVED, removed_at=timezone.now()
         )
         return
-    _mark_ephemeral_host_going(build)  # already, unless the build's end crashed
-    host.refresh_from_db()
+    host = _mark_going(host)  # marked already, unless the build's end crashed
     if host.state != BuildHost.State.REMOVING:
         return  # failed (rolled back already), or removed
     _log(build, f"--- removing build host {host.name} (volumes: {host.policy_label})\n")
