@@ -67,8 +67,17 @@ if not SECRET_KEY:
     SECRET_KEY = DEVELOPMENT_SECRET_KEY
 
 DEBUG = False if PRODUCTION else env_bool("DCHWEB_DEBUG", default=True)
+# Django's own error pages (a traceback on a 500, every URL pattern on a 404)
+# only when asked for: with DEBUG on and this off, as in `make run`, anyone who
+# reaches the dashboard still gets the project's 404, 400 and 500 pages
+# (hosts.middleware.ProjectErrorPagesMiddleware). DCHWEB_DEBUG_PAGES=1 is for
+# debugging on one's own machine (README, "Debugging").
+DCHWEB_DEBUG_PAGES = DEBUG and env_bool("DCHWEB_DEBUG_PAGES")
 ALLOWED_HOSTS = env_list("DCHWEB_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DCHWEB_CSRF_TRUSTED_ORIGINS")
+# A POST the CSRF check refuses gets the dashboard's 403 page in words, not
+# Django's (which, with DEBUG on, explains the project's settings).
+CSRF_FAILURE_VIEW = "hosts.web.errors.csrf_failure"
 
 # --- Security headers and HTTPS ------------------------------------------------
 
@@ -154,6 +163,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before the login check, so an unknown URL is the 404 page for everyone.
+    "hosts.middleware.ProjectErrorPagesMiddleware",
     "hosts.middleware.LoginRequiredExceptPublicPathsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -193,11 +204,16 @@ TEST_SQLITE_PATH = Path(
     env_str("DCHWEB_TEST_SQLITE_PATH", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))
 )
 
+# A request or task keeps its database connection for up to this many
+# seconds (checked before reuse): opening one costs more CPU than a page's
+# queries, on SQLite (its PRAGMAs) as on PostgreSQL.
+DB_CONN_MAX_AGE = env_int("DCHWEB_DB_CONN_MAX_AGE", 60)
+
 if env_str("DATABASE_URL"):
     DATABASES = {
         "default": dj_database_url.parse(
             env_str("DATABASE_URL"),
-            conn_max_age=env_int("DCHWEB_DB_CONN_MAX_AGE", 60),
+            conn_max_age=DB_CONN_MAX_AGE,
             conn_health_checks=True,
         )
     }
@@ -210,6 +226,8 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": SQLITE_PATH,
+            "CONN_MAX_AGE": DB_CONN_MAX_AGE,
+            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
                 # WAL lets the web server read while the worker writes;
                 # IMMEDIATE takes the write lock at BEGIN, so two writers wait
@@ -469,6 +487,12 @@ def cache_settings(url):
 
 
 CACHES = cache_settings(env_str("DCHWEB_CACHE_URL"))
+# The one-time keys of form submissions (hosts/web/submissions.py): a double
+# click may reach two web processes, so never a process's own memory: the
+# shared cache, else the broker's Redis.
+CACHES["submissions"] = cache_settings(env_str("DCHWEB_CACHE_URL") or REDIS_URL)[
+    "default"
+]
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = env_str("DCHWEB_RESULT_BACKEND_URL", REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = env_str("DCHWEB_TASK_QUEUE", "dchweb")

@@ -7,10 +7,11 @@ from http import HTTPStatus
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.middleware import LoginRequiredMiddleware
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
 
 from hosts.api.errors import error_body
+from hosts.web.errors import project_error_page, resolves
 
 
 class LoginRequiredExceptPublicPathsMiddleware(LoginRequiredMiddleware):
@@ -23,15 +24,46 @@ class LoginRequiredExceptPublicPathsMiddleware(LoginRequiredMiddleware):
         return super().process_view(request, view_func, view_args, view_kwargs)
 
 
+class ProjectErrorPagesMiddleware:
+    """The project's own 404, 400 and 500 pages with DEBUG on too.
+
+    With DEBUG on, Django answers an unknown URL with every URL pattern and a
+    crash with its traceback, to anyone who reaches the dashboard, signed in
+    or not; `make run` has DEBUG on. Unless DCHWEB_DEBUG_PAGES asks for
+    Django's pages, this answers as Django does with DEBUG off: an unknown
+    URL before any view (so before the login check: a visitor not signed in
+    gets the 404 page too), and what a view raises (hosts/web/errors.py).
+    With DEBUG off it steps aside: Django does the same by itself.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._active() and not resolves(request):
+            return project_error_page(request, Http404("no such page"))
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not self._active() or settings.DEBUG_PROPAGATE_EXCEPTIONS:
+            return None
+        return project_error_page(request, exception)
+
+    @staticmethod
+    def _active() -> bool:
+        return settings.DEBUG and not getattr(settings, "DCHWEB_DEBUG_PAGES", False)
+
+
 class ContentSecurityPolicyMiddleware:
     """The Content-Security-Policy header (settings.CONTENT_SECURITY_POLICY) on
     every response: pages, fragments, the API, static files, /healthz.
 
     The pages hold no inline script or style, and neither does the Swagger UI
     of /api/v1/docs (ninja loads its init code from a static file), so one
-    policy fits every path. One exception, in development only: with DEBUG on,
-    Django's technical 404 and 500 pages style and script themselves inline,
-    so an HTML error answer goes without the header there.
+    policy fits every path. One exception, in development only: with
+    DCHWEB_DEBUG_PAGES (and DEBUG) on, Django's technical 404 and 500 pages
+    style and script themselves inline, so an HTML error answer goes without
+    the header there.
     """
 
     HEADER = "Content-Security-Policy"
@@ -50,6 +82,7 @@ class ContentSecurityPolicyMiddleware:
     def _is_debug_error_page(response) -> bool:
         return (
             settings.DEBUG
+            and getattr(settings, "DCHWEB_DEBUG_PAGES", False)
             and response.status_code >= 400
             and response.get("Content-Type", "").startswith("text/html")
         )

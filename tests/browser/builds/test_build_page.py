@@ -166,6 +166,7 @@ def test_a_build_from_home_pushes_and_deploys_by_digest(
         timeout=15_000,
     )
     assert page.get_attribute(card, "hx-trigger") is None
+    page.once("dialog", lambda dialog: dialog.accept())  # Remove asks first
     page.click(f"{card} button:has-text('Remove')")
     page.wait_for_function(
         until(f"document.querySelector('{card}')?.dataset.state == 'removed'"),

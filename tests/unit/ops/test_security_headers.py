@@ -97,6 +97,7 @@ def test_debug_error_pages_go_without_the_csp_but_debug_pages_keep_it(
     client, settings, developer
 ):
     settings.DEBUG = True
+    settings.DCHWEB_DEBUG_PAGES = True  # Django's own error pages, asked for
     client.force_login(developer)
 
     assert "Content-Security-Policy" not in client.get("/no-such-page/")
