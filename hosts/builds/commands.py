@@ -182,11 +182,11 @@ def _build_args(value) -> dict[str, str]:
             value = json.loads(value)
         except ValueError:
             raise BuildInvalid(
-                'build_args is a JSON object: {"NAME": "value"}', "build_args"
+                'the build arguments are a JSON object: {"NAME": "value"}', "build_args"
             ) from None
     if not isinstance(value, dict):
         raise BuildInvalid(
-            'build_args is a JSON object: {"NAME": "value"}', "build_args"
+            'the build arguments are a JSON object: {"NAME": "value"}', "build_args"
         )
     for name, arg in value.items():
         if not _BUILD_ARG.match(str(name)) or not isinstance(arg, str | int | float):

@@ -123,6 +123,10 @@ def discard(name: str) -> None:
         path_of(name).unlink(missing_ok=True)
 
 
+_NOT_AN_ARCHIVE = "this file is not a tar or tar.gz archive"
+_CUT_SHORT = "this archive is cut short or damaged: make it again and upload that"
+
+
 def check_archive(path: Path, dockerfile: str) -> None:
     """Raise ContextInvalid unless every member stays inside the context,
     the unpacked size is within the limit, and the Dockerfile is there."""
@@ -130,10 +134,13 @@ def check_archive(path: Path, dockerfile: str) -> None:
         found = _walk(path, dockerfile)
     except ContextInvalid:
         raise
-    except (tarfile.TarError, EOFError, OSError, ValueError) as error:
-        raise ContextInvalid(
-            f"the context is not a readable tar archive (plain or gzip): {error}"
-        ) from None
+    except EOFError:
+        raise ContextInvalid(_CUT_SHORT) from None
+    except (tarfile.TarError, OSError, ValueError) as error:
+        # What tarfile says ("ReadError('not a gzip file') - method bz2: ...")
+        # tells a person nothing they can act on: the words say it instead.
+        cut_short = "unexpected end" in str(error).lower()
+        raise ContextInvalid(_CUT_SHORT if cut_short else _NOT_AN_ARCHIVE) from None
     if not found:
         raise ContextInvalid(f"the context has no {dockerfile}")
 

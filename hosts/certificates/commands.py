@@ -4,13 +4,14 @@ Everything is checked before anything is saved (hosts/lib/x509.py parses the PEM
 and the key), so a rejected upload leaves no row and no audit event.
 """
 
+from cryptography.x509 import load_pem_x509_certificate
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, Q
 
 from hosts.core import audit
 from hosts.core.errors import Conflict, Invalid
 from hosts.lib import x509
-from hosts.models import Certificate
+from hosts.models import Certificate, Endpoint, Registry
 
 __all__ = [
     "CertificateInUse",
@@ -18,6 +19,7 @@ __all__ = [
     "CertificateNameTaken",
     "create_certificate",
     "delete_certificate",
+    "uses_of",
 ]
 
 NAME_MAX_LENGTH = Certificate._meta.get_field("name").max_length
@@ -43,8 +45,20 @@ class CertificateInUse(Conflict):
     """Something (an endpoint, a registry) still uses this certificate."""
 
     def __init__(self, certificate, users):
-        names = ", ".join(sorted({str(user) for user in users})) or "another object"
-        super().__init__(f"certificate {certificate.name!r} is in use by {names}")
+        names = ", ".join(sorted({_named(user) for user in users})) or "another object"
+        super().__init__(
+            f"certificate {certificate.name!r} is in use by {names}",
+            code="certificate_in_use",
+        )
+
+
+def _named(user) -> str:
+    """ "endpoint alpha", "registry registry.test:5443": what uses it, in words."""
+    if isinstance(user, Endpoint):
+        return f"endpoint {user.name}"
+    if isinstance(user, Registry):
+        return f"registry {user.name} (it trusts it as its CA)"
+    return str(user)
 
 
 def create_certificate(
@@ -116,6 +130,11 @@ def delete_certificate(
     """Delete and audit `certificate.delete`; CertificateInUse (and nothing
     deleted or audited) while something still refers to it."""
     details = {"fingerprint": certificate.fingerprint, "name": certificate.name}
+    trusting = registries_trusting(certificate)
+    if trusting:
+        # A registry holds its CA as PEM text, not as a reference: no
+        # database rule protects it, so this check does.
+        raise CertificateInUse(certificate, trusting)
     try:
         with transaction.atomic():
             audit.record(
@@ -129,6 +148,41 @@ def delete_certificate(
             certificate.delete()
     except ProtectedError as error:
         raise CertificateInUse(certificate, error.protected_objects) from None
+
+
+def uses_of(certificate) -> list[str]:
+    """What still uses the certificate, in words: endpoints that present or
+    verify with it, registries that trust it as their CA."""
+    endpoints = Endpoint.objects.filter(
+        Q(ca_certificate=certificate) | Q(client_certificate=certificate)
+    )
+    users = [*endpoints, *registries_trusting(certificate)]
+    return sorted({_named(user) for user in users})
+
+
+def registries_trusting(certificate) -> list[Registry]:
+    """Registries whose CA bundle holds this certificate (by fingerprint)."""
+    return [
+        registry
+        for registry in Registry.objects.exclude(ca_pem="")
+        if certificate.fingerprint in _fingerprints(registry.ca_pem)
+    ]
+
+
+def _fingerprints(pem: str) -> set[str]:
+    found = set()
+    for block in pem.split("-----END CERTIFICATE-----"):
+        if "-----BEGIN CERTIFICATE-----" not in block:
+            continue
+        text = block[block.index("-----BEGIN CERTIFICATE-----") :]
+        try:
+            cert = load_pem_x509_certificate(
+                f"{text}-----END CERTIFICATE-----\n".encode()
+            )
+        except ValueError:
+            continue
+        found.add(x509.fingerprint(cert))
+    return found
 
 
 def certificates():

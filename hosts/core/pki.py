@@ -1,14 +1,26 @@
-"""dchweb's own CA: stored in the `CertificateAuthority` table (its key
-encrypted at rest), created on first use, rotated by an admin. The
-certificates it issues are made by hosts/lib/x509.py."""
+"""dchweb's CAs. Each build host has its own CA (made when it is
+provisioned, hosts/buildhosts/provisioning.py), so a TLS bundle opens that
+host and no other; `trusted_cas` lists those and the registries' CAs the
+hosts trust. The installation CA in the `CertificateAuthority` table (its
+key encrypted at rest) is made on first use of the API that serves it and
+rotated by an admin; no build host's certificate comes from it. The
+certificates are made by hosts/lib/x509.py."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from cryptography import x509 as crypto_x509
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from hosts.core import audit
-from hosts.lib.x509 import fingerprint, new_ca_material
-from hosts.models import AuditEvent, CertificateAuthority
+from hosts.core import audit, permissions
+from hosts.lib.x509 import (
+    expires_in_days,
+    expiry_warning,
+    fingerprint,
+    new_ca_material,
+)
+from hosts.models import AuditEvent, BuildHost, CertificateAuthority, Registry
 
 
 def load_or_create_ca(*, source: str = AuditEvent.Source.TASK) -> CertificateAuthority:
@@ -62,3 +74,74 @@ def rotate_ca(actor, *, source: str | None = None, request=None):
             request=request,
         )
     return new
+
+
+# --- The CAs build hosts trust ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrustedCa:
+    """One CA as the certificates page lists it."""
+
+    name: str  # the build host's or the registry's
+    subject: str
+    fingerprint: str
+    not_after: datetime
+    warning: str | None  # hosts/lib/x509.py, expiry_warning
+    days: int
+    address: str = ""  # a registry's
+    trusted_by: list = field(default_factory=list)  # build host names
+
+
+@dataclass(frozen=True)
+class TrustedCas:
+    build_hosts: list  # [TrustedCa]: each host's own CA
+    registries: list  # [TrustedCa]: the registry CAs those hosts trust
+
+
+def trusted_cas(user) -> TrustedCas:
+    """The CAs of the build hosts `user` may see (their own; admins all)
+    that are there or on their way, and the registries' CAs they trust."""
+    hosts = list(
+        permissions.visible_to(user, BuildHost.objects.all())
+        .filter(state__in=BuildHost.ACTIVE_STATES)
+        .exclude(ca_pem="")
+        .prefetch_related("registries")
+        .order_by("name")
+    )
+    own = [_trusted(host.ca_pem, str(host)) for host in hosts]
+    trusting: dict[int, list[str]] = {}
+    for host in hosts:
+        for registry in host.registries.all():
+            trusting.setdefault(registry.pk, []).append(str(host))
+    registries = [
+        _trusted(
+            registry.ca_pem,
+            registry.name,
+            address=registry.address,
+            trusted_by=sorted(trusting[registry.pk]),
+        )
+        for registry in Registry.objects.filter(pk__in=trusting).exclude(ca_pem="")
+    ]
+    return TrustedCas(
+        build_hosts=[ca for ca in own if ca is not None],
+        registries=[ca for ca in registries if ca is not None],
+    )
+
+
+def _trusted(pem, name, **more) -> TrustedCa | None:
+    """The first certificate of `pem` as a row; None when unreadable."""
+    try:
+        cert = crypto_x509.load_pem_x509_certificate(pem.encode())
+    except ValueError:
+        return None
+    not_after = cert.not_valid_after_utc
+    return TrustedCa(
+        name=name,
+        subject=cert.subject.rfc4514_string(),
+        fingerprint=fingerprint(cert),
+        not_after=not_after,
+        warning=expiry_warning(not_after),
+        days=expires_in_days(not_after),
+        **more,
+    )

@@ -6,6 +6,7 @@ failures, wrapped differently; each names them here and words them for its
 own users.
 """
 
+import re
 import ssl
 
 # Order matters: the specific TLS failures come before the generic ones.
@@ -67,5 +68,35 @@ def full_text(error):
     return " | ".join(parts)
 
 
-def first_line(text, limit=300):
-    return text.split(" | ")[0][:limit]
+# docker-py words an engine's refusal as `<status> Client Error for <URL>:
+# <Reason> ("<the engine's own words>")`: the URL says nothing to a person.
+_DOCKER_PY_WRAPPER = re.compile(
+    r'^\d{3} (?:Client|Server) Error for \S+: [^("]*\("(?P<said>.*)"\)\s*$', re.S
+)
+_DOCKER_PY_BARE = re.compile(r"^(?P<status>\d{3}) (?:Client|Server) Error for \S+: ")
+
+
+def engine_said(line):
+    """The engine's own words out of docker-py's wrapper around them; any
+    other text as it is."""
+    wrapped = _DOCKER_PY_WRAPPER.match(line)
+    if wrapped:
+        return wrapped.group("said").strip()
+    # No words of the engine's: the status and its reason, without the URL.
+    return _DOCKER_PY_BARE.sub(r"\g<status> ", line, count=1)
+
+
+def first_line(text, limit=2000):
+    """The first message of `full_text`, in the engine's own words, whole up
+    to `limit` and never cut inside a word (shortened ones end in "…")."""
+    return shorten(engine_said(text.split(" | ")[0]), limit)
+
+
+def shorten(text, limit):
+    """`text` whole if it fits in `limit`, else cut at the last space before."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"

@@ -14,8 +14,10 @@ from hosts.builds import runner
 from hosts.builds import tasks as build_tasks
 from hosts.core import leases
 from hosts.deployments import tasks as deployment_tasks
+from hosts.endpoints import tasks as endpoint_tasks
 from hosts.models import Build, BuildHost, CleanupPlan, Deployment
 from hosts.ops import health
+from hosts.registries import tasks as registry_tasks
 from hosts.volumes import cleanup
 from hosts.volumes import tasks as volume_tasks
 
@@ -38,6 +40,8 @@ def reconcile_endpoints() -> int:
     reconcile task per enabled endpoint."""
     resume_interrupted(grace=QUEUE_GRACE)
     reap_expired_hosts()
+    # A registry or endpoint added since the last pass: its first checks.
+    registry_tasks.check_unchecked_registries.delay()
     return reconciler.reconcile_all(buildhost_tasks.reconcile_endpoint.delay)
 
 
@@ -96,3 +100,17 @@ def _resume_after_restart(sender=None, **_):
         return
     if released or resumed:
         logger.info("resumed %d build hosts (%d leases released)", resumed, released)
+
+
+@worker_ready.connect
+def _first_look(sender=None, **_):
+    """The dashboard starts: every endpoint probed and every registry checked
+    now, not at the beat's first run (a minute, an hour later), so the pages
+    do not call a working engine "Off" or a registry "not checked"."""
+    try:
+        endpoint_tasks.probe_endpoints.delay()
+        registry_tasks.check_registry_trust.delay()
+        registry_tasks.check_unchecked_registries.delay()
+    except Exception:
+        # A broker away at start: the periodic pass does the same later.
+        logger.exception("could not enqueue the first probes and checks")

@@ -12,16 +12,17 @@ from dataclasses import dataclass
 
 from cryptography import x509 as crypto_x509
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db.models import ProtectedError
 
 from hosts.core import audit
 from hosts.core.errors import Conflict, Invalid
-from hosts.lib import crypto, registry_check, x509
-from hosts.models import AuditEvent, Endpoint, Registry, RegistryTrust
+from hosts.core.queue import enqueue_on_commit
+from hosts.lib import x509
+from hosts.models import Build, BuildHost, Deployment, Endpoint, Registry, RegistryTrust
+from hosts.registries import tasks, trust
 
 NAME_MAX_LENGTH = Registry._meta.get_field("name").max_length
 DEFAULT_PROJECT = "default-project"
-CHECK_TIMEOUT_SECONDS = 10
 
 _HOST_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _ADDRESS = re.compile(
@@ -174,6 +175,9 @@ def create_registry(
                 source=source,
                 request=request,
             )
+            # Checked at once (dchweb's check and each endpoint's login), so
+            # its row and the trust matrix say how it is, not "not checked".
+            enqueue_on_commit(tasks.check_unchecked_registries)
     except IntegrityError:
         raise RegistryExists(
             f"a registry named {name!r} or at {address} exists"
@@ -227,6 +231,8 @@ def update_registry(
         return registry
     try:
         with transaction.atomic():
+            if _REACHED_BY.intersection(changed):
+                _forget_checks(registry)
             registry.save()
             # Field names only: a password must never land in the trail.
             audit.record(
@@ -242,54 +248,87 @@ def update_registry(
     return registry
 
 
+# What a check and the trust matrix depend on: a change makes their results
+# about another registry than this one.
+_REACHED_BY = {"address", "ca_pem", "username", "password"}
+
+
+def _forget_checks(registry) -> None:
+    """The results no longer hold: "Checking…" until the queued checks say."""
+    registry.last_check_at = None
+    registry.last_check_ok = None
+    registry.last_check_reason = ""
+    registry.last_check_error = ""
+    RegistryTrust.objects.filter(registry=registry).delete()
+    enqueue_on_commit(tasks.check_unchecked_registries)
+
+
+# --- Delete ---------------------------------------------------------------------
+
+
+class RegistryInUse(Conflict):
+    """Build hosts, builds or deployments still use the registry."""
+
+    def __init__(self, registry, reasons: list[str]):
+        super().__init__(
+            f"registry “{registry.name}” is still in use: {', '.join(reasons)}",
+            code="registry_in_use",
+        )
+        self.reasons = reasons
+
+
+def delete_registry(actor, registry: Registry, *, source=None, request=None) -> None:
+    """Delete a registry nothing uses (audited `registry.deleted`); its trust
+    matrix row goes with it. RegistryInUse, and nothing deleted, while a
+    build host that is not gone trusts it or a build or deployment names it."""
+    with transaction.atomic():
+        registry = Registry.objects.select_for_update().get(pk=registry.pk)
+        reasons = uses_of(registry)
+        if reasons:
+            raise RegistryInUse(registry, reasons)
+        audit.record(
+            actor,
+            "registry.deleted",
+            registry,
+            {"name": registry.name, "address": registry.address},
+            source=source,
+            request=request,
+        )
+        try:
+            registry.delete()
+        except ProtectedError as error:  # a row this list does not know yet
+            count = len(list(error.protected_objects))
+            raise RegistryInUse(registry, [f"{count} other records"]) from None
+
+
+def uses_of(registry) -> list[str]:
+    """What still uses the registry, in words."""
+    reasons = []
+    hosts = BuildHost.objects.filter(registries=registry).exclude(
+        state__in=BuildHost.ENDED_STATES
+    )
+    if hosts.exists():
+        trusting = _plural(hosts.count(), "build host trusts", "build hosts trust")
+        reasons.append(f"{trusting} it")
+    builds = Build.objects.filter(registry=registry).count()
+    if builds:
+        pushes = _plural(builds, "build pushed", "builds pushed")
+        reasons.append(f"{pushes} to it")
+    deployments = Deployment.objects.filter(registry=registry).count()
+    if deployments:
+        pulls = _plural(deployments, "deployment ran", "deployments ran")
+        reasons.append(f"{pulls} an image from it")
+    return reasons
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
 # --- Check ------------------------------------------------------------------------
 
-
-def check_registry(
-    registry_id, actor=None, *, source=AuditEvent.Source.TASK, request=None
-) -> Registry:
-    """Check one registry now (dchweb → registry) and store the result; a
-    change of result (ok ↔ failing, or another reason) is audited. The
-    returned row carries the CheckResult as `check_result`."""
-    registry = Registry.objects.get(pk=registry_id)
-    try:
-        password = registry.get_password()
-    except crypto.SecretUnreadable as error:
-        outcome = registry_check.CheckResult(False, "secret_unreadable", str(error))
-    else:
-        outcome = registry_check.check_registry(
-            registry.address,
-            registry.ca_pem,
-            registry.username,
-            password,
-            timeout=CHECK_TIMEOUT_SECONDS,
-        )
-    with transaction.atomic():
-        registry = Registry.objects.select_for_update().get(pk=registry_id)
-        was = (registry.last_check_ok, registry.last_check_reason)
-        registry.last_check_at = timezone.now()
-        registry.last_check_ok = outcome.ok
-        registry.last_check_reason = outcome.reason
-        registry.last_check_error = "" if outcome.ok else outcome.message
-        registry.save(
-            update_fields=[
-                "last_check_at",
-                "last_check_ok",
-                "last_check_reason",
-                "last_check_error",
-            ]
-        )
-        if was != (outcome.ok, outcome.reason):
-            audit.record(
-                actor,
-                "registry.check_changed",
-                registry,
-                {"from": was[1] or None, "to": outcome.reason},
-                source=source,
-                request=request,
-            )
-    registry.check_result = outcome
-    return registry
+# Done by the worker too (at start, after a create), so it lives on its side.
+check_registry = trust.check_registry
 
 
 # --- CA expiry --------------------------------------------------------------------

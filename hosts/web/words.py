@@ -13,6 +13,7 @@ STEP_LABELS = {
     "rollback": "Clean up after the failure",
     "remove_container": "Remove the container",
     "remove_volumes": "Remove the volumes",
+    "trim": "Trim: prune dangling images and build cache",
 }
 
 # Failure reasons (hosts/engine/, hosts/buildhosts/provisioning.py,
@@ -43,6 +44,36 @@ REASON_WORDS = {
     "adopted": "dchweb lost its record of this host and found it again",
     "internal": "dchweb itself failed at this step",
     "interrupted": "the worker doing this step stopped; another one took over",
+    "host_not_ready": "the build host was not ready (busy with a build, or going away)",
+    "failed": "the engine reported an error",
+}
+
+# A registry check (dchweb → registry, hosts/lib/registry_check.py) and a
+# trust cell (an endpoint's engine → registry, hosts/registries/trust.py): the
+# badge's words; the message under it says the rest.
+REGISTRY_CHECK_WORDS = {
+    **REASON_WORDS,
+    "login_required": "needs a login",
+    "login_refused": "login refused",
+    "not_a_registry": "not a registry",
+    "unknown_authority": "CA not trusted",
+    "hostname_mismatch": "certificate names another host",
+    "tls_not_served": "no TLS on this port",
+    "connection_refused": "nothing answers",
+    "unknown_host": "host name unknown",
+    "timeout": "no answer in time",
+    "connection_reset": "connection cut",
+    "endpoint_disabled": "endpoint disabled",
+    "endpoint_unreachable": "endpoint unreachable",
+    "secret_unreadable": "password unreadable",
+    "failed": "check failed",
+}
+
+# A volume's status (hosts/models.py, Volume.Status) as a badge says it.
+VOLUME_STATUS_WORDS = {
+    "in_use": "in use",
+    "orphaned": "orphaned",
+    "dangling": "dangling",
 }
 
 # A build's steps (hosts/builds/runner.py) in words.
@@ -71,3 +102,37 @@ def words_for(words: dict, code: str | None) -> str:
     if not code:
         return ""
     return words.get(code, code)
+
+
+def cleanup_rule_words(rule: dict, endpoint_names: dict) -> str:
+    """A clean-up plan's rule (hosts/volumes/plans.py, make_plan) as a
+    sentence: what it picked, never its keys. `endpoint_names`: id → name."""
+    rule = rule or {}
+    chosen = len(rule.get("volumes") or []) + len(rule.get("volume_names") or [])
+    if chosen:
+        picked = f"{chosen} volume{'' if chosen == 1 else 's'} chosen one by one"
+    else:
+        status = VOLUME_STATUS_WORDS.get(rule.get("status") or "orphaned", "")
+        picked = f"dchweb's {status} volumes".replace("  ", " ")
+    parts = [picked]
+    endpoint_id = rule.get("endpoint_id")
+    if endpoint_id is not None:
+        parts.append(f"on {endpoint_names.get(endpoint_id, 'a removed endpoint')}")
+    if rule.get("owner"):
+        parts.append(f"owned by {rule['owner']}")
+    days = rule.get("older_than_days")
+    if days:
+        parts.append(f"made {days} day{'' if days == 1 else 's'} ago or earlier")
+    return " ".join(parts)
+
+
+# The audit trail's detail keys (hosts/core/audit.py, record) as /audit/
+# labels them; a key not here reads as its words ("build_host" → "Build host").
+AUDIT_DETAIL_LABELS = {
+    "docker_host": "DOCKER_HOST",
+    "bytes": "Size",
+    "fields": "Fields changed",
+    "expires_at": "Expires",
+    "superuser": "Superuser",
+    "misses": "Listings missed",
+}

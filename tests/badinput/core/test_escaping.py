@@ -115,6 +115,8 @@ def assert_shown_as_text(page, url, texts):
     page.wait_for_timeout(SETTLE_MS)
     assert page.evaluate("typeof window.__xss") == "undefined", url
     assert page.locator("img[src='x']").count() == 0, url
+    # An engine's own message is folded under its summary: unfold them all.
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
     for text in texts:
         shown = page.get_by_text(text).filter(visible=True)
         assert shown.count() >= 1, (url, text)

@@ -1,6 +1,7 @@
 """HTMX fragments update a page in Chromium without a reload."""
 
 import pytest
+from django.utils import timezone
 
 from hosts.models import Endpoint
 from tests.support.browser import sign_in, until
@@ -10,7 +11,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_endpoint_health_on_home_updates_without_a_reload(live_server, page, developer):
     endpoint = Endpoint.objects.create(
-        name="alpha", docker_url="unix:///nowhere.sock", health=Endpoint.Health.OFF
+        name="alpha",
+        docker_url="unix:///nowhere.sock",
+        health=Endpoint.Health.OFF,
+        last_probe_at=timezone.now(),  # probed, and found off
     )
     # The page's own timers, so that its 10-second poll can be brought forward.
     page.clock.install()

@@ -3,6 +3,7 @@ by admins only, and audited."""
 
 import pytest
 
+from hosts.core import pki
 from hosts.models import AuditEvent, CertificateAuthority
 from tests.support import world
 
@@ -40,6 +41,7 @@ def test_an_admin_rotates_the_ca_through_the_api(client, admin):
 
 
 def test_the_page_shows_the_ca_and_lets_only_admins_rotate_it(client, admin, developer):
+    pki.load_or_create_ca(source="api")  # the API made it: now there is one to rotate
     client.force_login(developer)
     as_developer = client.get("/certificates/").content.decode()
     client.force_login(admin)
@@ -53,3 +55,12 @@ def test_the_page_shows_the_ca_and_lets_only_admins_rotate_it(client, admin, dev
     assert new.fingerprint in panel
     assert 'id="ca-panel"' in panel
     assert AuditEvent.objects.get(action="ca.rotated").source == "ui"
+
+
+def test_without_an_installation_ca_the_page_offers_no_rotation(client, admin):
+    client.force_login(admin)
+
+    page = client.get("/certificates/").content.decode()
+
+    assert "Not created yet" not in page
+    assert "Rotate CA" not in page

@@ -295,7 +295,7 @@ def test_a_certificate_in_use_is_not_deleted(server, admin):
         name="alpha", docker_url="tcp://a:2376", publish_host="a", ca_certificate=stored
     )
 
-    with pytest.raises(certificates.CertificateInUse, match="in use by alpha"):
+    with pytest.raises(certificates.CertificateInUse, match="in use by endpoint alpha"):
         certificates.delete_certificate(admin, stored, source="cli")
 
     assert Certificate.objects.filter(pk=stored.pk).exists()

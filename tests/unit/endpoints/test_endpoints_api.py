@@ -158,7 +158,7 @@ def test_list_and_detail_have_no_secret(api_get, developer_token, tls_certs):
         ({"docker_url": "unix://relative.sock"}, ["absolute"]),
         ({"docker_url": "  "}, ["required"]),
         ({"name": "  "}, ["name"]),
-        ({"publish_host": " "}, ["publish_host is required for a unix socket"]),
+        ({"publish_host": " "}, ["a publish host is required for a unix socket"]),
         ({"tls_mode": "tls"}, ["tcp://"]),
     ],
 )

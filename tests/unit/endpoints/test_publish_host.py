@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 DELAY = "hosts.endpoints.tasks.probe_endpoint.delay"
-UNIX_REFUSAL = "publish_host is required for a unix socket endpoint"
+UNIX_REFUSAL = "a publish host is required for a unix socket endpoint"
 
 
 @pytest.fixture(autouse=True)

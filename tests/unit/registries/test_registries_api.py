@@ -349,7 +349,7 @@ def test_page_check_now_answers_with_the_row(client, admin, monkeypatch):
     assert response.status_code == 200
     content = response.content.decode()
     assert content.strip().startswith(f'<tr id="registry-{registry.pk}"')
-    assert "unknown_authority" in content
+    assert "CA not trusted" in content  # the reason in words, not its code
     assert client.post("/registries/999/check", **HTMX).status_code == 404
 
 
