@@ -1,6 +1,7 @@
 from django.urls import path
 
 from hosts.web import (
+    account,
     audit,
     buildhosts,
     builds,
@@ -9,6 +10,7 @@ from hosts.web import (
     home,
     images,
     ops,
+    pushed_images,
     registries,
     volumes,
 )
@@ -32,7 +34,32 @@ urlpatterns = [
         buildhosts.build_host_tls_bundle,
         name="build_host_tls_bundle",
     ),
+    path(
+        "build-hosts/<uuid:build_host_id>/inside",
+        buildhosts.build_host_inside,
+        name="build_host_inside",
+    ),
+    path(
+        "build-hosts/<uuid:build_host_id>/trim",
+        buildhosts.build_host_trim,
+        name="build_host_trim",
+    ),
+    path(
+        "build-hosts/<uuid:build_host_id>/docker-context",
+        buildhosts.build_host_docker_context,
+        name="build_host_docker_context",
+    ),
     path("endpoints/", endpoints.endpoints, name="endpoints"),
+    path(
+        "endpoints/<int:endpoint_id>/edit/",
+        endpoints.endpoint_edit,
+        name="endpoint_edit",
+    ),
+    path(
+        "endpoints/<int:endpoint_id>/delete/",
+        endpoints.endpoint_delete,
+        name="endpoint_delete",
+    ),
     path(
         "endpoints/<int:endpoint_id>/<slug:action>/",
         endpoints.endpoint_action,
@@ -45,7 +72,17 @@ urlpatterns = [
         name="registry_check",
     ),
     path("registries/trust/", registries.registry_trust, name="registry_trust"),
+    path(
+        "registries/<int:registry_id>/delete/",
+        registries.registry_delete,
+        name="registry_delete",
+    ),
     path("certificates/", certificates.certificates, name="certificates"),
+    path(
+        "certificates/<int:certificate_id>/delete/",
+        certificates.certificate_delete,
+        name="certificate_delete",
+    ),
     path(
         "certificates/ca/rotate/",
         certificates.certificate_authority_rotate,
@@ -78,6 +115,18 @@ urlpatterns = [
         "build-host-images/<int:image_id>/default/",
         images.make_default,
         name="build_host_image_default",
+    ),
+    path("images/", pushed_images.pushed_images, name="pushed_images"),
+    path(
+        "images/<int:pushed_image_id>/delete",
+        pushed_images.pushed_image_delete,
+        name="pushed_image_delete",
+    ),
+    path("account/tokens/", account.tokens, name="account_tokens"),
+    path(
+        "account/tokens/<int:token_id>/revoke",
+        account.token_revoke,
+        name="account_token_revoke",
     ),
     path("volumes/", volumes.volume_list, name="volumes"),
     path("volumes/refresh/", volumes.volume_refresh, name="volume_refresh"),

@@ -9,23 +9,27 @@ import logging
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
 from hosts.core import audit
 from hosts.core.errors import Conflict, Invalid, NotFound
 from hosts.core.queue import enqueue_on_commit
 from hosts.endpoints import tasks
-from hosts.models import Certificate, Endpoint
+from hosts.models import Build, BuildHost, Certificate, Deployment, Endpoint
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "CertificateNotFound",
+    "EndpointInUse",
     "EndpointInvalid",
     "EndpointNameTaken",
     "create_endpoint",
+    "delete_endpoint",
     "request_probe",
     "set_endpoint_disabled",
     "update_endpoint",
+    "uses_of",
 ]
 
 NAME_MAX_LENGTH = Endpoint._meta.get_field("name").max_length
@@ -55,6 +59,20 @@ class EndpointNameTaken(Conflict):
     def __init__(self, name: str):
         super().__init__(f"an endpoint named {name!r} already exists")
         self.name = name
+
+
+class EndpointInUse(Conflict):
+    """Rows still refer to the endpoint (its build hosts, past ones too,
+    builds, deployments): deleting it would take their history with it."""
+
+    def __init__(self, endpoint, reasons: list[str]):
+        super().__init__(
+            f"endpoint “{endpoint.name}” is still in use: it has "
+            f"{', '.join(reasons)}. Disable it instead to stop new build hosts "
+            "on it",
+            code="endpoint_in_use",
+        )
+        self.reasons = reasons
 
 
 class CertificateNotFound(NotFound):
@@ -109,6 +127,57 @@ def _save_and_probe(actor, endpoint, action, details, source, request) -> Endpoi
     except IntegrityError:
         raise EndpointNameTaken(endpoint.name) from None
     return endpoint
+
+
+def delete_endpoint(actor, endpoint: Endpoint, *, source=None, request=None) -> None:
+    """Delete an endpoint no row refers to (audited `endpoint.delete`); its
+    volume ledger and trust matrix rows go with it. EndpointInUse, and
+    nothing deleted, while build hosts, builds or deployments refer to it."""
+    with transaction.atomic():
+        endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+        reasons = uses_of(endpoint)
+        if reasons:
+            raise EndpointInUse(endpoint, reasons)
+        audit.record(
+            actor,
+            "endpoint.delete",
+            endpoint,
+            {"name": endpoint.name, "docker_url": endpoint.docker_url},
+            source=source,
+            request=request,
+        )
+        try:
+            endpoint.delete()
+        except ProtectedError as error:  # a row this list does not know yet
+            raise EndpointInUse(
+                endpoint, [_count_words(error.protected_objects)]
+            ) from None
+
+
+def uses_of(endpoint) -> list[str]:
+    """What still refers to the endpoint, in words ("2 build hosts (1 active)")."""
+    reasons = []
+    hosts = BuildHost.objects.filter(endpoint=endpoint)
+    total = hosts.count()
+    if total:
+        active = hosts.filter(state__in=BuildHost.ACTIVE_STATES).count()
+        words = _plural(total, "build host")
+        reasons.append(f"{words} ({active} active)" if active else f"{words}, removed")
+    builds = Build.objects.filter(endpoint=endpoint).count()
+    if builds:
+        reasons.append(_plural(builds, "build"))
+    deployments = Deployment.objects.filter(endpoint=endpoint).count()
+    if deployments:
+        reasons.append(_plural(deployments, "deployment"))
+    return reasons
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _count_words(objects) -> str:
+    return _plural(len(list(objects)), "other record")
 
 
 @transaction.atomic
@@ -260,7 +329,7 @@ def _default_publish_host(docker_url: str) -> str:
     if docker_url.startswith("tcp://"):
         return urlsplit(docker_url).hostname
     raise EndpointInvalid(
-        "publish_host is required for a unix socket endpoint: the address users "
+        "a publish host is required for a unix socket endpoint: the address users "
         "reach published ports on",
         "publish_host",
     )

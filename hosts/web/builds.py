@@ -23,10 +23,13 @@ from django.views.decorators.vary import vary_on_headers
 from hosts.builds import commands as builds
 from hosts.builds import logs as buildlogs
 from hosts.builds.logs import MAX_LOG_OFFSET
+from hosts.core.permissions import is_admin
 from hosts.deployments import commands as deployments
 from hosts.lib.downloads import attachment
-from hosts.models import Build, Deployment
+from hosts.models import Build, BuildHost, Deployment
+from hosts.web.buildhosts import status_out_of_band
 from hosts.web.contexts import build_form_context, my_builds_context
+from hosts.web.filters import build_filters, filter_builds
 from hosts.web.forms import BuildForm, DeployForm
 from hosts.web.htmx import open_page, wants_partial
 from hosts.web.lookups import host_for_form, visible_build, visible_deployment
@@ -34,6 +37,8 @@ from hosts.web.submissions import submit
 from hosts.web.words import BUILD_REASON_WORDS, BUILD_STEP_WORDS, words_for
 
 DEPLOYMENTS_SHOWN = 5
+BUILD_LIST_SIZE = 100
+BUILD_TABLE_TARGET = "build-table"
 
 
 # --- Ask for a build ----------------------------------------------------------------
@@ -54,12 +59,26 @@ def build_new(request):
         form = BuildForm(request.POST, request.FILES, host=host)
         build, _ = submit(form, lambda form: _create_build(request, form))
         if build is not None:
-            messages.success(request, f"Build {build.short_id} queued.")
+            # No "queued" message: the build's page says its state, live.
             return open_page(request, reverse("build", args=[build.pk]))
     context = build_form_context(form)
     if wants_partial(request):
-        return render(request, "hosts/builds/partials/build_form.html", context)
+        response = render(request, "hosts/builds/partials/build_form.html", context)
+        if request.method != "POST" and _gone(host):
+            # The form's place found the host gone: the host's status (which
+            # stopped polling once the host was ready) learns it too.
+            response.content += status_out_of_band(request, host).encode()
+        return response
     return render(request, "hosts/builds/build_new.html", context)
+
+
+def _gone(host) -> bool:
+    """Neither running nor on its way: removing, removed or failed."""
+    return (
+        host is not None
+        and not host.is_running
+        and host.state not in BuildHost.WAITING_STATES
+    )
 
 
 def _create_build(request, form):
@@ -72,15 +91,35 @@ def _create_build(request, form):
 
 
 @require_safe
-@vary_on_headers("HX-Request")
+@vary_on_headers("HX-Request", "HX-Target")
 def build_list(request):
-    """Your newest builds and the form; the list polls itself (HTMX GETs of
-    this URL answer the list) while one of them is not finished."""
-    context = my_builds_context(request.user)
-    if wants_partial(request):
+    """Your builds (admins: everyone's), searched and filtered by state (and
+    by owner, for admins), and the form. The table polls itself with its
+    filters (HTMX GETs for its target answer it) while one of them is not
+    finished; home's "My builds" panel polls this URL too, for its own."""
+    if wants_partial(request) and request.htmx.target != BUILD_TABLE_TARGET:
+        context = my_builds_context(request.user)
         return render(request, "hosts/builds/partials/my_builds.html", context)
+    context = _build_table_context(request)
+    if wants_partial(request):
+        return render(request, "hosts/builds/partials/build_table.html", context)
     context.update(build_form_context(BuildForm()))
     return render(request, "hosts/builds/builds.html", context)
+
+
+def _build_table_context(request):
+    admin = is_admin(request.user)
+    filters = build_filters(request.GET, admin)
+    shown = list(
+        filter_builds(filters, builds.visible_to(request.user))[:BUILD_LIST_SIZE]
+    )
+    return {
+        "builds": shown,
+        "filters": filters,
+        "show_owner": admin,
+        "list_size": BUILD_LIST_SIZE,
+        "polling": any(not build.is_final for build in shown),
+    }
 
 
 # --- One build ----------------------------------------------------------------------
@@ -203,8 +242,8 @@ def build_cancel(request, build_id):
         messages.info(request, f"The build had already {build.state}.")
     elif build.state == Build.State.CANCELLED:
         messages.success(request, "Build cancelled.")
-    else:
-        messages.info(request, "Cancelling: the build stops at its next step.")
+    # Else the live state says "cancelling" until the build stops: a message
+    # saying so would outlive it.
     if not wants_partial(request):
         return redirect("build", build.pk)
     build = visible_build(request.user, build.pk)
@@ -262,9 +301,8 @@ def build_deploy(request, build_id):
     else:
         deployment, _ = submit(form, lambda form: _deploy(request, form, image))
         if deployment is not None:
-            messages.success(
-                request, f"Deploying {image} on {deployment.endpoint.name}."
-            )
+            # No "Deploying …" message: the deployment's own panel, just
+            # added, says its state live (a message would outlive it).
             form = DeployForm()
     if not wants_partial(request):
         return redirect("build", build.pk)
@@ -317,5 +355,5 @@ def build_deployment_remove(request, build_id, deployment_id):
     build = visible_build(request.user, build_id)
     deployment = _deployment_of(request, build, deployment_id)
     deployment = deployments.request_removal(request.user, deployment, request=request)
-    messages.info(request, f"Removing {deployment.container_name}.")
+    # Its panel says "removing", then "removed", live: no message to outlive it.
     return _deployment_changed(request, build, deployment)

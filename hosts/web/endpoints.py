@@ -11,9 +11,10 @@ from hosts.core.permissions import is_admin
 from hosts.endpoints import commands as endpoint_service
 from hosts.models import Endpoint
 from hosts.web.access import admin_required
+from hosts.web.deletion import Deletion, already_gone, confirm_or_delete
 from hosts.web.forms import EndpointForm
 from hosts.web.htmx import page_or_fragment, wants_partial
-from hosts.web.submissions import create_from_post
+from hosts.web.submissions import create_from_post, submit
 
 ENDPOINT_ACTIONS = ("probe", "disable", "enable")
 
@@ -45,7 +46,10 @@ def endpoints(request):
         lambda form: endpoint_service.create_endpoint(
             request.user, form.cleaned_data, request=request
         ),
-        success=lambda endpoint: f"Endpoint “{endpoint.name}” added; probing it now.",
+        # Said in words that stay true: the row shows the probe, live.
+        success=lambda endpoint: (
+            f"Endpoint “{endpoint.name}” added: its row shows what the probe finds."
+        ),
         page="endpoints",
     )
     if response is not None:
@@ -83,9 +87,70 @@ def endpoint_action(request, endpoint_id, action):
     return redirect("endpoints")
 
 
+# --- Edit and delete (admins) -------------------------------------------------------
+
+
+def _initial_of(endpoint) -> dict:
+    """The endpoint's settings as the form's initial values."""
+    return {name: getattr(endpoint, name) for name in endpoint_service.SETTINGS}
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@admin_required("Only admins may change endpoints.")
+def endpoint_edit(request, endpoint_id):
+    """The endpoint's settings in the form, as registering asks them; saved
+    through the same checks as the API's change of an endpoint, then it is
+    probed again. A refusal is a 400 with the reason beside the field."""
+    endpoint = get_object_or_404(Endpoint, pk=endpoint_id)
+    status = 200
+    if request.method == "POST":
+        form = EndpointForm(request.POST)
+        saved, status = submit(
+            form,
+            lambda form: endpoint_service.update_endpoint(
+                request.user, endpoint, form.cleaned_data, request=request
+            ),
+        )
+        if saved is not None:
+            messages.success(request, f"Endpoint “{saved.name}” saved.")
+            return redirect("endpoints")
+        # Every refusal of this form is the input's: a 400, a taken name too.
+        status = 400
+    else:
+        form = EndpointForm(initial=_initial_of(endpoint))
+    context = {"endpoint": endpoint, "form": form}
+    return render(request, "hosts/endpoints/endpoint_edit.html", context, status=status)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@admin_required("Only admins may delete endpoints.")
+def endpoint_delete(request, endpoint_id):
+    """Asks first; refused, with what still uses it, while anything does."""
+    endpoint = Endpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        if request.method == "POST":
+            return already_gone(request, "endpoints")
+        raise Http404("No such endpoint.")
+    deletion = Deletion(
+        title=f"endpoint “{endpoint.name}”",
+        back="endpoints",
+        delete=lambda: endpoint_service.delete_endpoint(
+            request.user, endpoint, request=request
+        ),
+        blockers=endpoint_service.uses_of(endpoint),
+        goes_with_it="dchweb forgets the engine at "
+        f"{endpoint.docker_url} and what it recorded of its volumes; "
+        "the engine itself is not touched.",
+        advice="To stop new build hosts on it, disable it instead.",
+    )
+    return confirm_or_delete(request, deletion)
+
+
 def _probe(request, endpoint):
     if endpoint_service.request_probe(request.user, endpoint, request=request):
-        messages.info(request, f"Probing “{endpoint.name}”…")
+        messages.info(
+            request, f"Probe of “{endpoint.name}” asked for: its row shows the answer."
+        )
     else:
         messages.error(
             request, f"“{endpoint.name}” is disabled: enable it to probe it."

@@ -13,6 +13,7 @@ from hosts.models import Registry
 from hosts.registries import commands as registry_service
 from hosts.registries import tasks
 from hosts.web.access import admin_required
+from hosts.web.deletion import Deletion, already_gone, confirm_or_delete
 from hosts.web.forms import RegistryForm
 from hosts.web.htmx import wants_partial
 from hosts.web.submissions import create_from_post
@@ -68,6 +69,29 @@ def registry_check(request, registry_id):
     return render(
         request, "hosts/registries/partials/registry_row.html", {"registry": registry}
     )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@admin_required("Only admins may delete registries.")
+def registry_delete(request, registry_id):
+    """Asks first; refused, with what still uses it, while build hosts,
+    builds or deployments do."""
+    registry = Registry.objects.filter(pk=registry_id).first()
+    if registry is None:
+        if request.method == "POST":
+            return already_gone(request, "registries")
+        raise Http404("No such registry.")
+    deletion = Deletion(
+        title=f"registry “{registry.name}”",
+        back="registries",
+        delete=lambda: registry_service.delete_registry(
+            request.user, registry, request=request
+        ),
+        blockers=registry_service.uses_of(registry),
+        goes_with_it="dchweb forgets its address, login and CA; the registry and "
+        "its images are not touched.",
+    )
+    return confirm_or_delete(request, deletion)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -83,10 +83,10 @@ def post(django_capture_on_commit_callbacks):
         ({"registry_ids": [999]}, "no registry with id 999"),
         ({"name": "bad name!"}, "a name is 1 to 63"),
         ({"image": "Not An Image"}, "is not an image reference"),
-        ({"disk_gb": 0}, "disk_gb must be between 1 and"),
-        ({"ttl_minutes": 1}, "ttl_minutes must be between 5 and"),
+        ({"disk_gb": 0}, "the disk size must be between 1 GB and"),
+        ({"ttl_minutes": 1}, "the time to live must be between 5 minutes and 7 days"),
         ({"volume_policy": "sometimes"}, 'volume_policy is "delete"'),
-        ({"volume_policy": "keep_days:0"}, "N from 1 to"),
+        ({"volume_policy": "keep_days:0"}, "kept for 1 to 365 days"),
     ],
 )
 def test_bad_input_is_a_400_that_says_what_and_saves_nothing(

@@ -512,7 +512,12 @@ def test_a_ready_host_offers_the_form_for_itself(signed_in, developer, make_host
     assert 'id="new-build-on-host"' in page
     assert f'name="build_host_id" value="{host.pk}"' in page
     assert 'name="endpoint_id"' not in page
-    assert 'hx-get="/builds/new/' not in page
+    # It keeps watching the host, slowly, so that the form goes with it; the
+    # answers keep the form being filled in (hx-preserve).
+    assert (
+        f'hx-get="/builds/new/?build_host_id={host.pk}" hx-trigger="every 3s"' in page
+    )
+    assert 'id="new-build-on-host-form" hx-preserve="true"' in page
 
 
 def test_a_provisioning_host_polls_for_the_form_until_it_is_ready(
@@ -530,7 +535,24 @@ def test_a_provisioning_host_polls_for_the_form_until_it_is_ready(
     assert f'hx-get="{url}"' in page and 'name="tag"' not in page
     assert f'hx-get="{url}"' in waiting
     assert "<html" not in ready
-    assert 'name="tag"' in ready and "hx-get" not in ready
+    assert 'name="tag"' in ready and 'hx-trigger="every 3s"' in ready
+
+
+def test_the_form_goes_when_its_host_is_removed(signed_in, developer, make_host):
+    host = make_host(developer, state=BuildHost.State.READY)
+    url = f"/builds/new/?build_host_id={host.pk}"
+    host.state = BuildHost.State.REMOVED
+    host.save()
+
+    gone = signed_in.get(url, **HTMX).content.decode()
+
+    assert 'name="tag"' not in gone and "hx-get" not in gone
+    assert "this build host is removed" in gone
+    # The host's status (no longer polling) comes along, out of band.
+    assert (
+        '<section id="build-host-status" data-state="removed" hx-swap-oob="true"'
+        in gone
+    )
 
 
 def test_a_failed_host_offers_no_form(signed_in, developer, make_host):
@@ -611,7 +633,7 @@ def test_a_build_on_a_host_from_a_written_dockerfile(
             "is not &lt;registry&gt;/&lt;project&gt;/&lt;name&gt;:&lt;tag&gt;",
         ),
         ({"tag": "other.test:5000/p/a:1", "push": "on"}, "is not a registry dchweb"),
-        ({"build_args": "not json"}, "build_args is a JSON object"),
+        ({"build_args": "not json"}, "the build arguments are a JSON object"),
         ({"dockerfile": "../Dockerfile"}, "Dockerfile"),
         ({"dockerfile_text": ""}, "Upload a context archive or write a Dockerfile."),
     ],
