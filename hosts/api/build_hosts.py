@@ -4,9 +4,11 @@ hosts/buildhosts/commands.py and the Celery tasks it enqueues."""
 from ninja import Field, Query, Router, Schema, Status
 
 from hosts.api.auth import BearerToken, visible
+from hosts.api.schemas.build_host_inside import InsideOut, TrimOut
 from hosts.api.schemas.build_hosts import BuildHostIn, BuildHostOut, ExtendIn
 from hosts.api.schemas.common import MAX_LIST_OFFSET, errors
 from hosts.buildhosts import commands as buildhosts
+from hosts.buildhosts import connect
 from hosts.lib.downloads import attachment
 from hosts.models import BuildHost
 
@@ -100,3 +102,55 @@ def tls_bundle(request, build_host_id: str):
     return attachment(
         buildhosts.tls_bundle(host), host.tls_bundle_filename, "application/zip"
     )
+
+
+@router.get(
+    "/build-hosts/{build_host_id}/docker-context",
+    response={200: None, **CHANGE_ERRORS},
+    summary="The owner's docker context (for `docker context import NAME FILE`)",
+    auth=ONE_HOST,
+)
+def docker_context(request, build_host_id: str):
+    """A tar as `docker context export` writes it: the host's address and the
+    owner's TLS files. 409 `not_ready` unless the host is ready or busy."""
+    host = buildhosts.get_visible(request.auth, build_host_id)
+    return attachment(
+        connect.docker_context_file(host),
+        connect.docker_context_filename(host),
+        "application/x-tar",
+    )
+
+
+@router.get(
+    "/build-hosts/{build_host_id}/inside",
+    response={200: InsideOut, **errors(401, 404, 409, 503)},
+    summary="Inside a build host: its containers, images and disk use",
+    auth=ONE_HOST,
+)
+def inside(request, build_host_id: str):
+    """Read now from the host's own engine over dchweb's mutual TLS. 409
+    `not_running` unless the host is ready or busy; 503 `engine_unavailable`
+    (with the reason) when its engine does not answer."""
+    host = buildhosts.get_visible(request.auth, build_host_id)
+    seen = buildhosts.look_inside(host)
+    return {
+        "containers": seen.containers,
+        "images": seen.images,
+        "disk": seen.disk,
+        "last_trim": buildhosts.last_trim(host),
+    }
+
+
+@router.post(
+    "/build-hosts/{build_host_id}/trim",
+    response={202: TrimOut, **errors(401, 403, 404, 409)},
+    summary="Prune a build host's dangling images and build cache",
+    auth=ONE_HOST,
+)
+def trim(request, build_host_id: str):
+    """202: a worker prunes them; GET .../inside shows `last_trim` with the
+    bytes reclaimed once done. A trim already running is returned as it is.
+    409 `not_ready` unless the host is ready (not busy with a build)."""
+    host = buildhosts.get_visible(request.auth, build_host_id)
+    buildhosts.request_trim(request.auth, host, request=request)
+    return Status(202, buildhosts.last_trim(host))

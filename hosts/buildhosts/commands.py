@@ -17,12 +17,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from hosts import engine
-from hosts.buildhosts import provisioning, tasks
+from hosts.buildhosts import inside, provisioning, tasks
 from hosts.core import audit, installation, permissions
 from hosts.core.connections import connection_for
-from hosts.core.errors import Conflict, Invalid, NotFound
+from hosts.core.errors import Conflict, Invalid, NotFound, Unavailable
 from hosts.core.queue import enqueue_on_commit
-from hosts.models import BuildHost, Endpoint, Registry
+from hosts.models import BuildHost, BuildHostStep, Endpoint, Registry
 
 # Shown on the pages when a host has less than this left.
 EXPIRY_WARNING = timedelta(minutes=30)
@@ -208,19 +208,41 @@ def _image(image, endpoint) -> str:
     return image
 
 
+# What each number is, in words for the pages (the API names the field in
+# `field`): what it is, and how to say an amount of it.
+_NUMBERS = {
+    "ttl_minutes": ("the time to live", "minutes", lambda n: _minutes_words(n)),
+    "minutes": ("the extension", "minutes", lambda n: _minutes_words(n)),
+    "disk_gb": ("the disk size", "GB", lambda n: f"{n} GB"),
+}
+
+
 def _int(data, field, default, low, high) -> int:
     value = data.get(field)
     if value in (None, ""):
         return default
+    what, unit, amount = _NUMBERS[field]
+    whole = BuildHostInvalid(f"{what} must be a whole number of {unit}", field)
     try:
         number = int(value)
     except (ValueError, TypeError):
-        raise BuildHostInvalid(f"{field} must be a whole number", field) from None
+        raise whole from None
     if isinstance(value, float) and value != number:
-        raise BuildHostInvalid(f"{field} must be a whole number", field)
+        raise whole
     if not low <= number <= high:
-        raise BuildHostInvalid(f"{field} must be between {low} and {high}", field)
+        raise BuildHostInvalid(
+            f"{what} must be between {amount(low)} and {amount(high)}", field
+        )
     return number
+
+
+def _minutes_words(minutes: int) -> str:
+    """5 → "5 minutes", 10080 → "7 days": in the largest unit that is whole."""
+    for size, unit in ((24 * 60, "day"), (60, "hour"), (1, "minute")):
+        if minutes >= size and minutes % size == 0:
+            count = minutes // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{minutes} minutes"
 
 
 def parse_volume_policy(text: str) -> tuple[str, int | None]:
@@ -233,6 +255,11 @@ def parse_volume_policy(text: str) -> tuple[str, int | None]:
         days = int(text[len(prefix) :])
         if 1 <= days <= BuildHost.MAX_KEEP_DAYS:
             return BuildHost.VolumePolicy.KEEP_DAYS, days
+        # The form's "Days to keep them" ends here: its words, not the syntax.
+        raise BuildHostInvalid(
+            f"the volumes can be kept for 1 to {BuildHost.MAX_KEEP_DAYS} days",
+            "volume_policy",
+        )
     raise BuildHostInvalid(
         f'volume_policy is "delete", "keep" or "keep_days:N" (N from 1 to '
         f"{BuildHost.MAX_KEEP_DAYS}), not {text!r}",
@@ -374,3 +401,78 @@ def tls_bundle(host: BuildHost) -> bytes:
         bundle.writestr("cert.pem", host.owner_cert_pem)
         bundle.writestr("key.pem", host.get_secret("owner_key"))
     return buffer.getvalue()
+
+
+# --- Inside a build host: what its engine holds; trimming it ------------------------
+
+
+class BuildHostUnreachable(Unavailable):
+    """The build host's own engine did not answer dchweb (503); `reason` is
+    the engine's failure in one word, `engine_message` its own words."""
+
+    code = "engine_unavailable"
+
+    def __init__(self, error: engine.EngineError):
+        super().__init__(f"the build host's engine did not answer: {error.message}")
+        self.reason = error.reason
+        self.engine_message = error.message
+
+
+def look_inside(host: BuildHost) -> engine.Inside:
+    """Its containers, images and disk use, read now from its engine over
+    dchweb's mutual TLS (a short timeout: someone is waiting)."""
+    if not host.is_running or not host.docker_host:
+        raise BuildHostConflict(
+            f"the build host is {host.state}: only a running build host can be "
+            "looked into",
+            code="not_running",
+        )
+    if not host.client_cert_pem:
+        raise BuildHostConflict(
+            "dchweb holds no client certificate for this build host (it was "
+            "adopted from the engine), so it cannot open its API",
+            code="no_certificate",
+        )
+    try:
+        return inside.read(host)
+    except engine.EngineError as error:
+        raise BuildHostUnreachable(error) from error
+
+
+def request_trim(actor, host: BuildHost, *, source=None, request=None) -> BuildHostStep:
+    """Start pruning the host's dangling images and build cache (a `trim`
+    step on its timeline). A trim already running is the answer: a second
+    click starts no second one."""
+    with transaction.atomic():
+        host = BuildHost.objects.select_for_update().get(pk=host.pk)
+        if host.state != BuildHost.State.READY:
+            raise BuildHostConflict(_not_trimmable(host), code="not_ready")
+        step = inside.running_trim(host)
+        if step is not None:
+            return step
+        step = inside.start_trim(host)
+        audit.record(
+            actor,
+            "build_host.trim_requested",
+            host,
+            {"step_id": step.pk},
+            source=source,
+            request=request,
+        )
+        enqueue_on_commit(tasks.trim_build_host, str(host.pk), step.pk)
+    return step
+
+
+def _not_trimmable(host) -> str:
+    if host.state == BuildHost.State.BUSY:
+        return "the build host is busy with a build: trim it once the build has ended"
+    return f"the build host is {host.state}: only a ready build host can be trimmed"
+
+
+def last_trim(host: BuildHost) -> BuildHostStep | None:
+    """The host's latest trim, with `reclaimed_bytes` (None until it is done)."""
+    step = inside.latest_trim(host)
+    if step is not None:
+        step.reclaimed_bytes = inside.reclaimed_bytes(step)
+        step.running = step == inside.running_trim(host)
+    return step

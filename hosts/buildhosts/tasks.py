@@ -4,7 +4,7 @@ survive upgrades. Every task here is safe to run twice."""
 
 from celery import shared_task
 
-from hosts.buildhosts import provisioning, reconciler
+from hosts.buildhosts import inside, provisioning, reconciler
 from hosts.core import leases
 from hosts.lib import logcontext
 
@@ -34,3 +34,9 @@ def remove_build_host(self, build_host_id: str) -> str:
 def reconcile_endpoint(endpoint_id: int) -> dict:
     with logcontext.bound(endpoint=endpoint_id):
         return reconciler.reconcile_endpoint(endpoint_id)
+
+
+@shared_task(name="hosts.tasks.trim_build_host")
+def trim_build_host(build_host_id: str, step_id: int) -> str:
+    with logcontext.bound(build_host=build_host_id):
+        return inside.trim(build_host_id, step_id)

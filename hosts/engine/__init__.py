@@ -13,6 +13,7 @@ inside: this list is the adapter's whole surface, and a test that patches
     probe        what an engine is (flavor, versions, volume stores); ping
     registry     the engine's own login to a registry, and what a registry said
     images       pulling an image
+    inside       inside a build host: its containers, images, disk use; trim
     containers   ContainerSpec: create, copy files in, start, status, logs, remove
     volumes      create and remove volumes; who mounts one; their sizes
     inventory    the two-call listings: our labelled objects, the ledger's view;
@@ -66,6 +67,16 @@ from hosts.engine.events import (
     watch_events,
 )
 from hosts.engine.images import PULL_TIMEOUT_SECONDS, _pull_failure, pull_image
+from hosts.engine.inside import (
+    TRIM_TIMEOUT_SECONDS,
+    ContainerInside,
+    DiskUse,
+    ImageInside,
+    Inside,
+    Trimmed,
+    read_inside,
+    trim,
+)
 from hosts.engine.inventory import (
     ContainerSeen,
     Inventory,
@@ -91,18 +102,23 @@ __all__ = [
     "MINIMUM_API_VERSION",
     "PULL_TIMEOUT_SECONDS",
     "TLS_PORT",
+    "TRIM_TIMEOUT_SECONDS",
     "VIC_MARKER",
     "WATCHED_EVENT_TYPES",
     "Connection",
+    "ContainerInside",
     "ContainerSeen",
     "ContainerSpec",
     "ContainerStatus",
+    "DiskUse",
     "EngineConflict",
     "EngineError",
     "EngineNotFound",
     "EngineTLSError",
     "EngineUnreachable",
     "EngineVersionUnsupported",
+    "ImageInside",
+    "Inside",
     "Inventory",
     "LedgerEvent",
     "ManagedObject",
@@ -110,6 +126,7 @@ __all__ = [
     "RegistryLoginResult",
     "StreamFailed",
     "StreamStopped",
+    "Trimmed",
     "VolumeSeen",
     # Private, re-exported for the unit tests that pin their rules.
     "_negotiate",
@@ -128,12 +145,14 @@ __all__ = [
     "pull_image",
     "push_image",
     "put_files",
+    "read_inside",
     "registry_login",
     "remove_container",
     "remove_volume",
     "start_container",
     "stop_build_containers",
     "tag_image",
+    "trim",
     "volume_inventory",
     "volume_sizes",
     "volume_users",

@@ -1,8 +1,10 @@
 """/build-hosts/: the list and the "New build host" form, one host's page
-(state, step timeline, how to connect), extend, remove, its TLS bundle."""
+(state, step timeline, how to connect), extend, remove, its TLS bundle and
+docker context file."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import (
@@ -13,16 +15,17 @@ from django.views.decorators.http import (
 from django.views.decorators.vary import vary_on_headers
 
 from hosts.buildhosts import commands as buildhosts
-from hosts.buildhosts import provisioning
+from hosts.buildhosts import connect, provisioning
 from hosts.core.permissions import is_admin
 from hosts.lib.downloads import attachment
 from hosts.models import BuildHost
 from hosts.web import errors
 from hosts.web.contexts import with_expiry
+from hosts.web.filters import build_host_filters, filter_build_hosts
 from hosts.web.forms import BuildHostForm
 from hosts.web.htmx import open_page, page_or_fragment, wants_partial
 from hosts.web.lookups import visible_build_host
-from hosts.web.submissions import submit
+from hosts.web.submissions import submission_key, submit
 from hosts.web.words import REASON_WORDS, STEP_LABELS, words_for
 
 BUILD_HOST_LIST_SIZE = 100
@@ -33,13 +36,19 @@ EXTEND_MINUTES = 60
 
 
 def _build_host_list_context(request, form):
-    hosts = with_expiry(buildhosts.visible_to(request.user)[:BUILD_HOST_LIST_SIZE])
+    """The list as searched and filtered (hosts/web/filters.py): a developer's
+    own hosts by state; an admin's also by owner."""
+    admin = is_admin(request.user)
+    filters = build_host_filters(request.GET, admin)
+    visible = filter_build_hosts(filters, buildhosts.visible_to(request.user))
+    hosts = with_expiry(visible[:BUILD_HOST_LIST_SIZE])
     return {
         "hosts": hosts,
         "polling": any(not host.is_settled for host in hosts),
-        "show_owner": is_admin(request.user),
+        "show_owner": admin,
         "list_size": BUILD_HOST_LIST_SIZE,
         "form": form,
+        "filters": filters,
     }
 
 
@@ -60,7 +69,8 @@ def build_hosts(request):
     form = BuildHostForm(request.POST)
     host, status = submit(form, lambda form: _create_build_host(request, form))
     if host is not None:
-        messages.success(request, f"Build host “{host.name}” requested.")
+        # No "requested" message: it would outlive the state, and the host's
+        # page says the state, live.
         return open_page(request, reverse("build_host", args=[host.pk]))
     if wants_partial(request):
         return render(
@@ -74,8 +84,15 @@ def build_hosts(request):
 
 
 def _create_build_host(request, form):
+    # The form's one-time key doubles as the API's Idempotency-Key: even if
+    # two POSTs of one form got past hosts/web/submissions.py (its cache not
+    # answering), the database makes one host of them.
+    key = submission_key(request.POST)
     host, _ = buildhosts.create_build_host(
-        request.user, form.service_data(), request=request
+        request.user,
+        form.service_data(),
+        idempotency_key=f"form:{key}" if key else "",
+        request=request,
     )
     return host
 
@@ -106,12 +123,13 @@ def _timeline_row(name, step):
 
 
 def _failed_step(host):
-    """The step a failed host failed at (its rollback aside), if recorded."""
+    """The step a failed host failed at (its rollback and trims aside), if
+    recorded."""
     if host.state != BuildHost.State.FAILED:
         return None
     return (
         host.steps.filter(status="failed")
-        .exclude(name="rollback")
+        .exclude(name__in=("rollback", "trim"))
         .order_by("-started_at", "-id")
         .first()
     )
@@ -119,6 +137,7 @@ def _failed_step(host):
 
 def _build_host_context(host):
     failed_step = _failed_step(host)
+    connectable = host.is_running and bool(host.docker_host)
     return {
         "host": host,
         "timeline": _timeline(host),
@@ -130,8 +149,11 @@ def _build_host_context(host):
         "expiring": buildhosts.expires_soon(host),
         "can_extend": host.can_extend,
         "can_remove": host.can_remove,
-        "connectable": host.is_running and bool(host.docker_host),
+        "connectable": connectable,
         "has_bundle": bool(host.owner_cert_pem),
+        # The commands of the "Connect" section (only a running host has them).
+        "connect": connect.connect_commands(host) if connectable else None,
+        "context_name": connect.context_name(host),
     }
 
 
@@ -146,6 +168,16 @@ def build_host(request, build_host_id):
         "hosts/buildhosts/build_host.html",
         "hosts/buildhosts/partials/build_host_status.html",
         _build_host_context(host),
+    )
+
+
+def status_out_of_band(request, host) -> str:
+    """The host's status fragment, to ride out of band on another answer
+    (the build form's, when it finds the host gone): the page's state then
+    says what the form found, though the status itself had stopped polling."""
+    context = {**_build_host_context(host), "oob": True}
+    return render_to_string(
+        "hosts/buildhosts/partials/build_host_status.html", context, request=request
     )
 
 
@@ -172,7 +204,11 @@ def build_host_extend(request, build_host_id):
         errors.show_as_message(request, error, "Not extended: {}.")
     else:
         local = timezone.localtime(host.expires_at)
-        messages.success(request, f"Extended: it now expires {local:%Y-%m-%d %H:%M}.")
+        # A message is text: the server's zone, named (the page's own times
+        # are shown in the viewer's zone).
+        messages.success(
+            request, f"Extended: it now expires {local:%Y-%m-%d %H:%M %Z}."
+        )
     return _build_host_changed(request, host)
 
 
@@ -188,11 +224,13 @@ def build_host_remove(request, build_host_id):
     except errors.REFUSALS as error:
         errors.show_as_message(request, error, "Not removed: {}.")
         return _build_host_changed(request, host, status=400)
-    if was in (BuildHost.State.REMOVING, BuildHost.State.REMOVED):
-        messages.info(request, f"“{host.name}” is already {was}.")
-    else:
-        kept = "deleting" if host.remove_volumes else "keeping"
-        messages.success(request, f"Removing “{host.name}”, {kept} its volumes.")
+    # No "Removing …" message: it would stay on screen once the host is
+    # removed; the live status says removing, then removed, and what
+    # becomes of the volumes. A second ask is told, in words that stay true.
+    if was == BuildHost.State.REMOVING:
+        messages.info(request, f"“{host.name}” was already being removed.")
+    elif was == BuildHost.State.REMOVED:
+        messages.info(request, f"“{host.name}” was already removed.")
     return _build_host_changed(request, host)
 
 
@@ -211,3 +249,88 @@ def build_host_tls_bundle(request, build_host_id):
             {"host": host, "message": error.message},
             status=409,
         )
+
+
+@require_safe
+def build_host_docker_context(request, build_host_id):
+    """The owner's docker context file (as GET /api/v1/build-hosts/{id}/
+    docker-context serves it), for the signed-in owner and admins."""
+    host = visible_build_host(request.user, build_host_id)
+    try:
+        return attachment(
+            connect.docker_context_file(host),
+            connect.docker_context_filename(host),
+            "application/x-tar",
+        )
+    except buildhosts.BuildHostConflict as error:  # not ready: a page that says so
+        return render(
+            request,
+            "hosts/buildhosts/build_host_not_connectable.html",
+            {"host": host, "message": error.message},
+            status=409,
+        )
+
+
+# /build-hosts/<id>/inside and /trim ------------------------------------------------
+
+
+def _inside_context(host):
+    """What the "Inside" section shows: the engine's containers, images and
+    disk use (read now, or why not), and the latest trim."""
+    trim = buildhosts.last_trim(host)
+    context = {
+        "host": host,
+        "trim": trim,
+        "trim_reason_words": words_for(REASON_WORDS, trim.reason if trim else ""),
+        "can_trim": host.state == BuildHost.State.READY,
+    }
+    if not host.is_running:
+        return context
+    try:
+        context["inside"] = buildhosts.look_inside(host)
+    except buildhosts.BuildHostUnreachable as error:
+        context["unreachable"] = error
+        context["unreachable_words"] = words_for(REASON_WORDS, error.reason)
+    except buildhosts.BuildHostConflict as error:  # no certificate to open it
+        context["cannot_look"] = error.message
+    return context
+
+
+def _inside_fragment(request, host, status=200):
+    return render(
+        request,
+        "hosts/buildhosts/partials/build_host_inside.html",
+        _inside_context(host),
+        status=status,
+    )
+
+
+def _inside_anchor(host):
+    return redirect(reverse("build_host", args=[host.pk]) + "#build-host-inside")
+
+
+@require_safe
+def build_host_inside(request, build_host_id):
+    """The "Inside" section of a host's page, read from its engine over
+    mutual TLS; it polls itself (faster while a trim runs). Not a page of
+    its own: a plain visit goes to the host's page."""
+    host = visible_build_host(request.user, build_host_id)
+    if not wants_partial(request):
+        return _inside_anchor(host)
+    return _inside_fragment(request, host)
+
+
+@require_POST
+def build_host_trim(request, build_host_id):
+    """Prune the host's dangling images and build cache in the background;
+    a second click while it runs starts nothing more."""
+    host = visible_build_host(request.user, build_host_id)
+    status = 200
+    try:
+        buildhosts.request_trim(request.user, host, request=request)
+    except errors.REFUSALS as error:
+        errors.show_as_message(request, error, "Not trimmed: {}.")
+        status = error.status
+    if not wants_partial(request):
+        return _inside_anchor(host)
+    return _inside_fragment(request, visible_build_host(request.user, host.pk), status)

@@ -157,7 +157,8 @@ def test_a_build_host_from_the_page_to_ready_to_removed(
     # Settled: the fragment no longer polls.
     assert page.get_attribute("#build-host-status", "hx-trigger") is None
     host.refresh_from_db()
-    assert f"export DOCKER_HOST={host.docker_host}" in page.inner_text("pre.shell")
+    shown = page.inner_text("#connect-environment")
+    assert f"export DOCKER_HOST={host.docker_host}" in shown
 
     # The TLS bundle.
     with page.expect_download() as download_info:
