@@ -224,11 +224,21 @@ class ApiToken(models.Model):
     # Null only on the tokens made before expiry existed (migration 0012):
     # every new token gets one (hosts.accounts.commands.create_api_token).
     expires_at = models.DateTimeField(null=True, blank=True)
+    # The page's one-time form key (/account/tokens/): a form posted twice
+    # (a double click, a reload) makes one token. Blank from the API and CLI.
+    submission_key = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at",)
+        constraints = (
+            models.UniqueConstraint(
+                fields=["user", "submission_key"],
+                condition=~models.Q(submission_key=""),
+                name="api_token_one_per_submission",
+            ),
+        )
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
@@ -236,6 +246,13 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None and not self.has_expired()
+
+    @property
+    def state(self) -> str:
+        """ "revoked", "expired" or "active": what the token does now."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.has_expired() else "active"
 
     def has_expired(self, now=None) -> bool:
         return self.expires_at is not None and self.expires_at <= (
@@ -740,6 +757,87 @@ class BuildHostImage(models.Model):
 
     def __str__(self):
         return self.ref
+
+
+class PushedImageQuerySet(models.QuerySet):
+    def record_push(self, build, reference: str, digest: str, size_bytes=None):
+        """A reference a build pushed and the registry serves at `digest`:
+        one row per build and reference (a build run again updates its own)."""
+        repository = reference.split("/", 1)[1].rsplit(":", 1)[0]
+        image, _ = self.update_or_create(
+            build=build,
+            reference=reference,
+            defaults={
+                "owner_id": build.owner_id,
+                "registry_id": build.registry_id,
+                "repository": repository,
+                "digest": digest,
+                "size_bytes": size_bytes,
+                "pushed_at": timezone.now(),
+                "deleted_at": None,
+                "deleted_by": None,
+            },
+        )
+        return image
+
+    def present(self):
+        return self.filter(deleted_at__isnull=True)
+
+
+class PushedImage(models.Model):
+    """An image reference a build pushed through dchweb (the owner's, from
+    its build), until its manifest is deleted at the registry."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    build = models.ForeignKey(
+        Build, null=True, on_delete=models.SET_NULL, related_name="pushed_images"
+    )
+    # Null once the registry is removed from dchweb: the row still says what
+    # was pushed where (the address is in the reference).
+    registry = models.ForeignKey(
+        Registry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reference = models.CharField(max_length=300, help_text="registry/project/name:tag")
+    repository = models.CharField(max_length=255, help_text="project/name")
+    digest = models.CharField(max_length=100)
+    # The manifest's config and layers as stored at the registry (compressed);
+    # null when the registry did not say.
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    pushed_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = PushedImageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-pushed_at", "-id")
+        indexes = (
+            models.Index(fields=["owner", "-pushed_at"], name="pushed_image_owner_idx"),
+        )
+        constraints = (
+            models.UniqueConstraint(
+                fields=["build", "reference"], name="pushed_image_once_per_build"
+            ),
+        )
+
+    def __str__(self):
+        return f"{self.reference}@{self.digest[:19]}"
+
+    @property
+    def address(self) -> str:
+        return self.reference.split("/", 1)[0]
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
 
 class DeploymentQuerySet(models.QuerySet):

@@ -8,11 +8,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from hosts.core import audit, tokens
-from hosts.core.errors import Invalid, NotFound
+from hosts.core.errors import Conflict, Invalid, NotFound
 from hosts.core.permissions import ADMINS_GROUP, DEVELOPERS_GROUP
 from hosts.models import ApiToken
 
@@ -31,24 +31,39 @@ def create_api_token(
     source: str | None = None,
     scope: str = ApiToken.Scope.WRITE,
     expires_days: int | None = None,
+    expires_at=None,
+    submission_key: str = "",
     request=None,
 ):
     """A new token for `user`, `scope` read or write, expiring after
-    `expires_days` (default DEFAULT_TOKEN_DAYS, at most the maximum): returns
-    (row, plaintext). Show the plaintext once; it cannot be recovered.
-    Raises Invalid (name, scope, expires_days) before anything is saved."""
+    `expires_days` or at `expires_at` (default DEFAULT_TOKEN_DAYS, at most
+    the maximum): returns (row, plaintext). Show the plaintext once; it
+    cannot be recovered. Raises Invalid (name, scope, expires_days,
+    expires_at) before anything is saved.
+
+    `submission_key` (a page's one-time form key): a second call with the
+    key of a token made already makes none and raises Conflict
+    "already_made", as its secret was shown to the first."""
     name = _token_name(name)
     scope = _token_scope(scope)
-    expires_at = timezone.now() + timedelta(days=_token_days(expires_days))
+    expires_at = _token_expiry(expires_days, expires_at)
+    if submission_key and own_tokens(user).filter(submission_key=submission_key):
+        raise _already_made()
     plaintext, prefix = tokens.new_token()
-    api_token = ApiToken.objects.create(
-        user=user,
-        name=name,
-        scope=scope,
-        expires_at=expires_at,
-        prefix=prefix,
-        token_hash=tokens.hash_token(plaintext),
-    )
+    try:
+        with transaction.atomic():
+            api_token = ApiToken.objects.create(
+                user=user,
+                name=name,
+                scope=scope,
+                expires_at=expires_at,
+                prefix=prefix,
+                token_hash=tokens.hash_token(plaintext),
+                submission_key=submission_key,
+            )
+    except IntegrityError:
+        # The same form, posted twice at once: the other post made it.
+        raise _already_made() from None
     audit.record(
         actor,
         "api_token.created",
@@ -83,6 +98,34 @@ def _token_scope(scope) -> str:
             f"the scope must be one of {', '.join(ApiToken.Scope.values)}", "scope"
         )
     return scope
+
+
+def _already_made() -> Conflict:
+    return Conflict(
+        "this form made its token already (its secret was shown then, once): "
+        "if you did not copy it, revoke that token and make another",
+        code="already_made",
+    )
+
+
+def _token_expiry(days, expires_at):
+    """When a new token expires: `days` from now, or at `expires_at`, within
+    the maximum days an admin allows."""
+    if expires_at is None:
+        return timezone.now() + timedelta(days=_token_days(days))
+    if days is not None:
+        raise Invalid("give expires_days or expires_at, not both", "expires_at")
+    now = timezone.now()
+    longest = settings.DCHWEB_API_TOKEN_MAX_DAYS
+    if timezone.is_naive(expires_at):
+        raise Invalid("expires_at needs a time zone (e.g. Z)", "expires_at")
+    if not now < expires_at <= now + timedelta(days=longest):
+        raise Invalid(
+            f"a token expires within the next {longest} days (the maximum "
+            "DCHWEB_API_TOKEN_MAX_DAYS)",
+            "expires_at",
+        )
+    return expires_at
 
 
 def _token_days(days) -> int:

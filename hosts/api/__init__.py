@@ -13,6 +13,7 @@ from hosts.api import (
     endpoints,
     errors,
     images,
+    pushed_images,
     registries,
     volumes,
 )
@@ -40,6 +41,7 @@ for domain in (
     builds,
     deployments,
     images,
+    pushed_images,
     volumes,
 ):
     api.add_router("/", domain.router)

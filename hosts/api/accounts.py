@@ -44,14 +44,16 @@ def list_tokens(request):
     summary="Make a token",
 )
 def create_token(request, payload: ApiTokenIn):
-    """201 with `token`, the secret, shown this once. A read-only token cannot
-    make tokens (403)."""
+    """201 with `token`, the secret, shown this once. It expires after
+    `expires_days` or at `expires_at` (default 90 days). A read-only token
+    cannot make tokens (403)."""
     api_token, plaintext = accounts.create_api_token(
         request.auth,
         payload.name,
         actor=request.auth,
         scope=payload.scope,
         expires_days=payload.expires_days,
+        expires_at=payload.expires_at,
         request=request,
     )
     api_token.token = plaintext

@@ -20,8 +20,8 @@ from hosts.buildhosts import provisioning
 from hosts.builds import contexts
 from hosts.builds import logs as buildlogs
 from hosts.core import audit, leases
-from hosts.lib import registry_check
-from hosts.models import AuditEvent, Build, BuildHost, BuildHostImage
+from hosts.lib import registry_check, registry_manifests
+from hosts.models import AuditEvent, Build, BuildHost, BuildHostImage, PushedImage
 
 logger = logging.getLogger(__name__)
 
@@ -300,6 +300,17 @@ def _verify_pushed(build, tag, digest):
     audit.record(
         None, "build.pushed", build, {"tag": tag, "digest": digest}, source=SYSTEM
     )
+    # Listed on /images/ from now on, whatever becomes of the build's other
+    # tags: this one is at the registry.
+    size = registry_manifests.manifest_size(
+        address,
+        repository,
+        digest,
+        ca_pem=registry.ca_pem if registry else "",
+        username=registry.username if registry else "",
+        password=registry.get_password() if registry else "",
+    )
+    PushedImage.objects.record_push(build, tag, digest, size_bytes=size)
 
 
 def _fail(build, failure):

@@ -1,15 +1,27 @@
-"""Build-host images with registry CAs embedded (the seed's preferred method:
-"you only need to perform the operation once"). An admin builds one on an
-ephemeral build host; build hosts from it get no CA copied in, and still
-prove at `verify_registry` that the embedded CA works."""
+"""Images, two kinds:
+
+- build-host images with registry CAs embedded (the seed's preferred method:
+  "you only need to perform the operation once"). An admin builds one on an
+  ephemeral build host; build hosts from it get no CA copied in, and still
+  prove at `verify_registry` that the embedded CA works;
+- pushed images: what builds pushed through dchweb (/images/), listed for
+  their owner (admins: all) and deleted at the registry by digest."""
 
 from django.db import transaction
 from django.utils import timezone
 
 from hosts.builds import commands as builds
 from hosts.core import audit
-from hosts.core.errors import Invalid
-from hosts.models import BuildHostImage, Endpoint, Registry
+from hosts.core.errors import Conflict, Invalid, NotFound
+from hosts.core.permissions import get_visible, visible_to
+from hosts.lib import registry_manifests
+from hosts.models import (
+    BuildHost,
+    BuildHostImage,
+    Endpoint,
+    PushedImage,
+    Registry,
+)
 
 DEFAULT_NAME = "dch-photon-ca"
 
@@ -139,3 +151,128 @@ def make_default(actor, image: BuildHostImage, endpoint, *, source=None, request
         request=request,
     )
     return endpoint
+
+
+# --- Pushed images ----------------------------------------------------------------
+
+
+def visible_pushed_images(user, *, include_deleted=False):
+    """The images `user` pushed through dchweb (admins: everyone's), newest
+    first; deleted ones only when asked for."""
+    images = PushedImage.objects.select_related("owner", "build", "registry")
+    if not include_deleted:
+        images = images.present()
+    return visible_to(user, images)
+
+
+def get_pushed_image(user, image_id) -> PushedImage:
+    """One of the images `user` may see, deleted ones too; NotFound for
+    another developer's as for a missing one."""
+    return get_visible(
+        user,
+        PushedImage.objects.select_related("owner", "build", "registry"),
+        image_id,
+        NotFound(f"no pushed image with id {image_id}"),
+    )
+
+
+def delete_pushed_image(
+    actor, image: PushedImage, *, source=None, request=None
+) -> PushedImage:
+    """Delete the image's manifest at its registry, by digest: every tag of
+    its repository at that digest goes with it, and is listed as deleted
+    too. Done on the request side (one short HTTP call, the person waits for
+    the answer). Deleted already: nothing more to do. Refused while a
+    build host or an endpoint uses one of those tags, when the registry
+    refuses or does not answer: Conflict, with the reason as its code;
+    nothing is marked then."""
+    if image.is_deleted:
+        return image
+    same_manifest = _same_manifest(image)
+    _refuse_in_use(image, same_manifest)
+    registry = _registry_of(image)
+    outcome = registry_manifests.delete_manifest(
+        image.address,
+        image.repository,
+        image.digest,
+        ca_pem=registry.ca_pem,
+        username=registry.username,
+        password=registry.get_password(),
+    )
+    if not outcome.deleted:
+        # A registry that does not answer is a refusal too (409, not a 5xx:
+        # dchweb itself is fine, and the same call may work later).
+        code = "registry_unreachable" if outcome.reason == "unreachable" else None
+        raise Conflict(outcome.message, code=code or outcome.reason)
+    with transaction.atomic():
+        now = timezone.now()
+        # Only the rows still present: a second click that raced this one
+        # finds them marked and records nothing more.
+        marked = same_manifest.filter(deleted_at__isnull=True).update(
+            deleted_at=now, deleted_by=actor
+        )
+        if marked:
+            audit.record(
+                actor,
+                "pushed_image.deleted",
+                image,
+                {
+                    "reference": image.reference,
+                    "digest": image.digest,
+                    "owner": image.owner.get_username(),
+                    "tags_deleted": sorted(
+                        same_manifest.values_list("reference", flat=True)
+                    ),
+                    "registry_said": outcome.reason,
+                },
+                source=source,
+                request=request,
+            )
+    image.refresh_from_db()
+    return image
+
+
+def _same_manifest(image):
+    """The rows the delete takes away: same registry, repository, digest."""
+    return PushedImage.objects.filter(
+        reference__startswith=f"{image.address}/",
+        repository=image.repository,
+        digest=image.digest,
+    )
+
+
+def _refuse_in_use(image, same_manifest):
+    references = set(same_manifest.values_list("reference", flat=True))
+    endpoint = Endpoint.objects.filter(default_image__in=references).first()
+    if endpoint is not None:
+        raise Conflict(
+            f"endpoint {endpoint.name} starts its build hosts from "
+            f"{endpoint.default_image}: choose another default image first",
+            code="in_use",
+        )
+    host = (
+        BuildHost.objects.filter(
+            image__in=references, state__in=BuildHost.ACTIVE_STATES
+        )
+        .order_by("created_at")
+        .first()
+    )
+    if host is not None:
+        raise Conflict(
+            f"build host {host.name} runs from {host.image}: remove it first",
+            code="in_use",
+        )
+
+
+def _registry_of(image) -> Registry:
+    """The registry that holds the image, with the login dchweb uses for it
+    (by address when the build named none)."""
+    registry = image.registry or Registry.objects.filter(address=image.address).first()
+    if registry is None:
+        raise Conflict(
+            f"{image.address} is no longer a registry dchweb knows, so dchweb has "
+            "no login for it: add it under Registries, or delete the image at "
+            "the registry itself",
+            code="registry_unknown",
+        )
+    return registry

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Literal
 
 from ninja import Field, Schema
 
@@ -22,6 +23,11 @@ class ApiTokenIn(Schema):
         description="days until it expires: default 90, at most the maximum "
         "an admin set (DCHWEB_API_TOKEN_MAX_DAYS, default 365)",
     )
+    expires_at: datetime | None = Field(
+        None,
+        description="or the moment it expires (ISO 8601, within the same "
+        "maximum); give one of expires_days and expires_at",
+    )
 
 
 class ApiTokenOut(Schema):
@@ -35,6 +41,9 @@ class ApiTokenOut(Schema):
     )
     last_used_at: datetime | None = Field(description="to the minute; null: never used")
     revoked: bool
+    state: Literal["active", "expired", "revoked"] = Field(
+        description="what the token does now: active opens the API"
+    )
 
     @staticmethod
     def resolve_revoked(api_token) -> bool:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from hosts.accounts import commands as accounts
 from hosts.api import api
-from hosts.models import Build, BuildHost, Deployment, Endpoint
+from hosts.models import Build, BuildHost, Deployment, Endpoint, PushedImage
 from tests.support.world import api_token
 
 pytestmark = [pytest.mark.badinput, pytest.mark.django_db, pytest.mark.timeout(120)]
@@ -31,6 +31,9 @@ ROLE = {
     ("GET", "/api/v1/tokens"): ANYONE,
     ("POST", "/api/v1/tokens"): ANYONE,
     ("DELETE", "/api/v1/tokens/{token_id}"): ANYONE,
+    ("GET", "/api/v1/images"): ANYONE,
+    ("GET", "/api/v1/images/{pushed_image_id}"): ANYONE,
+    ("DELETE", "/api/v1/images/{pushed_image_id}"): ANYONE,
     ("GET", "/api/v1/endpoints"): ANYONE,
     ("POST", "/api/v1/endpoints"): ADMIN,
     ("GET", "/api/v1/endpoints/{endpoint_id}"): ANYONE,
@@ -53,6 +56,9 @@ ROLE = {
     ("DELETE", "/api/v1/build-hosts/{build_host_id}"): ANYONE,
     ("POST", "/api/v1/build-hosts/{build_host_id}/extend"): ANYONE,
     ("GET", "/api/v1/build-hosts/{build_host_id}/tls-bundle"): ANYONE,
+    ("GET", "/api/v1/build-hosts/{build_host_id}/inside"): ANYONE,
+    ("POST", "/api/v1/build-hosts/{build_host_id}/trim"): ANYONE,
+    ("GET", "/api/v1/build-hosts/{build_host_id}/docker-context"): ANYONE,
     ("POST", "/api/v1/builds"): ANYONE,
     ("GET", "/api/v1/builds"): ANYONE,
     ("GET", "/api/v1/builds/{build_id}"): ANYONE,
@@ -79,6 +85,7 @@ OWNED = {
     "token_id": lambda user: str(
         accounts.create_api_token(user, "owned", actor=None, source="cli")[0].pk
     ),
+    "pushed_image_id": lambda user: str(_pushed_image(user).pk),
 }
 # Path parameters that name what nobody owns (shared, or an admin's).
 UNOWNED = {"endpoint_id", "registry_id", "image_id", "plan_id"}
@@ -253,6 +260,15 @@ def _build(user):
         build_host=_build_host(user),
         tags=["127.0.0.1:1/p/app:1"],
         state=Build.State.BUILDING,
+    )
+
+
+def _pushed_image(user):
+    return PushedImage.objects.create(
+        owner=user,
+        reference="127.0.0.1:1/p/app:1",  # refuses at once
+        repository="p/app",
+        digest="sha256:" + "0" * 64,
     )
 
 

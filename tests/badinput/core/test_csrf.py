@@ -13,13 +13,16 @@ from django.urls import URLPattern, reverse
 from django.utils import timezone
 
 from hosts import urls as page_urls
+from hosts.accounts import commands as accounts
 from hosts.models import (
     Build,
     BuildHost,
     BuildHostImage,
+    Certificate,
     CleanupPlan,
     Deployment,
     Endpoint,
+    PushedImage,
     Registry,
 )
 
@@ -60,6 +63,7 @@ def rows(admin):
     deployment = Deployment.objects.create(
         owner=admin, endpoint=endpoint, image=f"127.0.0.1:1/p/app@{digest}"
     )
+    api_token, _ = accounts.create_api_token(admin, "csrf", actor=None, source="cli")
     return {
         "build_host_id": host.pk,
         "endpoint_id": endpoint.pk,
@@ -67,6 +71,23 @@ def rows(admin):
         "image_id": image.pk,
         "build_id": build.pk,
         "deployment_id": deployment.pk,
+        "token_id": api_token.pk,
+        "pushed_image_id": PushedImage.objects.create(
+            owner=admin,
+            reference="127.0.0.1:1/p/app:1",  # refuses at once
+            repository="p/app",
+            digest=digest,
+        ).pk,
+        "certificate_id": Certificate.objects.create(
+            name="csrf",
+            pem="-",
+            subject="CN=csrf",
+            issuer="CN=csrf",
+            not_before=timezone.now(),
+            not_after=timezone.now() + timezone.timedelta(days=1),
+            fingerprint="00",
+            kind=Certificate.Kind.CA,
+        ).pk,
         # Done: executing it again changes nothing.
         "plan_id": CleanupPlan.objects.create(
             planned_by=admin, state=CleanupPlan.State.DONE

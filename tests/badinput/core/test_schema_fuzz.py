@@ -47,9 +47,10 @@ from hosts.models import (
     CleanupPlan,
     Deployment,
     Endpoint,
+    PushedImage,
     Registry,
 )
-from hosts.registries import commands as registries
+from hosts.registries import trust as registry_checks
 from tests.support.directory import devstack_directory
 from tests.support.world import api_token
 
@@ -84,7 +85,7 @@ FUZZ_SETTINGS = settings(
 @pytest.fixture
 def api_schema(live_server, monkeypatch):
     # A fuzzed registry address is checked for real: fail fast, not in 10 s.
-    monkeypatch.setattr(registries, "CHECK_TIMEOUT_SECONDS", 2)
+    monkeypatch.setattr(registry_checks, "CHECK_TIMEOUT_SECONDS", 2)
     return schemathesis.openapi.from_url(
         f"{live_server.url}/api/v1/openapi.json", timeout=30
     )
@@ -137,6 +138,13 @@ def real_rows(user):
     move_id_sequences_past_given_ids(Endpoint, Registry, CleanupPlan, BuildHostImage)
     # Not the token the run calls with: revoking this one leaves the run going.
     spare_token, _ = accounts.create_api_token(user, "spare", actor=None, source="cli")
+    pushed = PushedImage.objects.create(
+        owner=user,
+        registry=registry,
+        reference="127.0.0.1:1/p/app:1",  # refuses at once
+        repository="p/app",
+        digest="sha256:" + "0" * 64,
+    )
     return {
         "token_id": spare_token.pk,
         "endpoint_id": endpoint.pk,
@@ -146,6 +154,7 @@ def real_rows(user):
         "deployment_id": str(deployment.pk),
         "plan_id": plan.pk,
         "image_id": image.pk,
+        "pushed_image_id": pushed.pk,
     }
 
 

@@ -7,7 +7,7 @@ from tests.support.browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ADMIN_LINKS = ["Images", "Volumes", "Audit"]
+ADMIN_LINKS = ["Build-host images", "Volumes", "Audit"]
 
 
 def nav_links(page):

@@ -21,6 +21,7 @@ TOKEN_FIELDS = {
     "expires_at",
     "last_used_at",
     "revoked",
+    "state",
 }
 
 
@@ -239,3 +240,60 @@ def test_the_admin_lists_scope_expiry_and_last_use(client, admin, developer):
     for heading in ("Scope", "Expires at", "Last used at"):
         assert heading in page
     assert "Read only" in page
+
+
+# --- expires_at and state (design.md §4.4: "name, scope, expires_at") ---------
+
+
+def test_a_token_may_be_asked_to_expire_at_a_moment(client, developer_token):
+    moment = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    body = {"name": "ci", "scope": "read", "expires_at": moment.isoformat()}
+
+    response = call(client, "post", "/api/v1/tokens", developer_token, body)
+
+    assert response.status_code == 201, response.content
+    assert ApiToken.objects.get(pk=response.json()["id"]).expires_at == moment
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "days", "words"),
+    [
+        (timedelta(days=-1), None, "within the next 365 days"),
+        (timedelta(days=400), None, "within the next 365 days"),
+        (timedelta(days=3), 3, "not both"),
+    ],
+    ids=["past", "too-far", "both"],
+)
+def test_a_bad_expiry_moment_is_a_400_and_makes_nothing(
+    client, developer_token, expires_at, days, words
+):
+    body = {
+        "name": "ci",
+        "scope": "read",
+        "expires_at": (timezone.now() + expires_at).isoformat(),
+        "expires_days": days,
+    }
+
+    response = call(client, "post", "/api/v1/tokens", developer_token, body)
+
+    assert words in assert_error(response, 400, "invalid")["detail"]
+    assert ApiToken.objects.count() == 1
+
+
+def test_each_token_says_its_state(client, developer):
+    revoked, _ = token_for(developer)
+    accounts.revoke_api_token(revoked, actor=None, source="cli")
+    expired, _ = token_for(developer)
+    ApiToken.objects.filter(pk=expired.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    active, plaintext = token_for(developer)
+
+    listed = call(client, "get", "/api/v1/tokens", plaintext).json()
+
+    states = {row["id"]: row["state"] for row in listed}
+    assert states == {
+        revoked.pk: "revoked",
+        expired.pk: "expired",
+        active.pk: "active",
+    }

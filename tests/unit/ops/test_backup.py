@@ -374,11 +374,14 @@ def test_a_file_that_is_no_backup_is_refused(tmp_path):
 
 
 def test_a_backup_at_other_migrations_is_refused(made, tmp_path):
+    made_at = []
+
     def older(name, data):
         if name != "manifest.json":
             return data
         manifest = json.loads(data)
         manifest["migrations"]["hosts"] = manifest["migrations"]["hosts"][:-1]
+        made_at.append(manifest["migrations"]["hosts"][-1])
         return json.dumps(manifest).encode()
 
     other = rewrite(made, tmp_path / "older.tar.gz", older)
@@ -387,7 +390,8 @@ def test_a_backup_at_other_migrations_is_refused(made, tmp_path):
     message = refused(other, "--force")
 
     assert "not at the migrations the backup was made at" in message
-    assert "hosts: the backup at 0011_volume_totals_stamp" in message
+    # The migration before the last, whichever it is at this release.
+    assert f"hosts: the backup at {made_at[0]}" in message
     assert rows() == before
 
 

@@ -1,0 +1,157 @@
+"""A pushed image's manifest at its registry, through the Distribution API:
+how much it stores (GET), and deleting it by digest (DELETE).
+
+Plain data in and out, as hosts/lib/registry_check.py, whose session (the
+registry's CA) and login (Basic, or a Bearer token from the realm the
+registry names) this reuses. A delete says what the registry answered in a
+`DeleteOutcome`; it raises nothing for a refusal."""
+
+from dataclasses import dataclass
+
+import requests
+
+from hosts.lib import registry_check
+
+# A request the person waits for (the delete button): short.
+TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    """`deleted`: the registry no longer serves the manifest (it deleted it
+    now, or had no such manifest: `reason` "gone"). Otherwise `reason` is
+    "deletes_disabled", "denied", "unreachable" or "failed", and `message`
+    says it in words."""
+
+    deleted: bool
+    reason: str
+    message: str
+
+
+def manifest_size(
+    address,
+    repository,
+    digest,
+    ca_pem="",
+    username="",
+    password="",
+    timeout=TIMEOUT_SECONDS,
+) -> int | None:
+    """The bytes an image's manifest names (its config and layers, as the
+    registry stores them), or None when the registry does not say: the size
+    is shown, never worth failing a push for."""
+    url = f"https://{address}/v2/{repository}/manifests/{digest}"
+    with registry_check.registry_session(ca_pem) as session:
+        session.headers["Accept"] = registry_check.MANIFEST_TYPES
+        try:
+            response = _logged_in(
+                session, "GET", url, (repository, "pull"), username, password, timeout
+            )
+            manifest = response.json() if response.status_code == 200 else None
+        except (requests.RequestException, ValueError):
+            return None
+    return _stored_bytes(manifest)
+
+
+def _stored_bytes(manifest) -> int | None:
+    if not isinstance(manifest, dict):
+        return None
+    parts = [manifest.get("config"), *(manifest.get("layers") or [])]
+    sizes = [part.get("size") for part in parts if isinstance(part, dict)]
+    if not sizes or not all(isinstance(size, int) for size in sizes):
+        return None  # an index (several platforms) names manifests, not layers
+    return sum(sizes)
+
+
+def delete_manifest(
+    address,
+    repository,
+    digest,
+    ca_pem="",
+    username="",
+    password="",
+    timeout=TIMEOUT_SECONDS,
+) -> DeleteOutcome:
+    """DELETE the manifest `repository@digest`: every tag of that repository
+    that points at it goes with it. The layers stay until the registry's
+    garbage collection, which is the registry operator's to run."""
+    url = f"https://{address}/v2/{repository}/manifests/{digest}"
+    with registry_check.registry_session(ca_pem) as session:
+        try:
+            response = _logged_in(
+                session,
+                "DELETE",
+                url,
+                (repository, "delete"),
+                username,
+                password,
+                timeout,
+            )
+        except requests.RequestException as error:
+            checked = registry_check.classify(error)
+            return DeleteOutcome(False, "unreachable", checked.message)
+    return _outcome(response.status_code, address)
+
+
+def _outcome(status, address) -> DeleteOutcome:
+    if status in (200, 202):
+        return DeleteOutcome(True, "deleted", "the registry deleted the manifest")
+    if status == 404:
+        return DeleteOutcome(
+            True, "gone", "the registry no longer had it (deleted already)"
+        )
+    if status == 405:
+        return DeleteOutcome(
+            False,
+            "deletes_disabled",
+            f"the registry {address} does not allow deletes: its operator must "
+            "enable them (for a Distribution registry, storage.delete.enabled "
+            "or REGISTRY_STORAGE_DELETE_ENABLED=true)",
+        )
+    if status in (401, 403):
+        return DeleteOutcome(
+            False,
+            "denied",
+            f"the registry {address} refused the delete: the login dchweb uses "
+            "for it may not delete images",
+        )
+    return DeleteOutcome(
+        False, "failed", f"the registry {address} answered HTTP {status} to the delete"
+    )
+
+
+def _logged_in(session, method, url, scope, username, password, timeout):
+    """`method` on `url`, logged in as a Docker client would be when the
+    registry asks (401): Basic, or a Bearer token for `scope` (repository,
+    action) from the realm the registry names."""
+    response = session.request(method, url, timeout=timeout, allow_redirects=False)
+    if response.status_code != 401 or not username:
+        return response
+    kind, params = registry_check.parse_challenge(
+        response.headers.get("WWW-Authenticate", "")
+    )
+    if kind == "basic":
+        return session.request(method, url, timeout=timeout, auth=(username, password))
+    if kind != "bearer" or not params.get("realm"):
+        return response
+    repository, action = scope
+    query = {"scope": f"repository:{repository}:{action}"}
+    if params.get("service"):
+        query["service"] = params["service"]
+    answer = session.get(
+        params["realm"], params=query, auth=(username, password), timeout=timeout
+    )
+    try:
+        body = answer.json() if answer.status_code == 200 else {}
+    except ValueError:
+        body = {}
+    token = (
+        body.get("token") or body.get("access_token")
+        if isinstance(body, dict)
+        else None
+    )
+    if not token:
+        return response
+    return session.request(
+        method, url, timeout=timeout, headers={"Authorization": f"Bearer {token}"}
+    )
