@@ -13,6 +13,7 @@ from hosts.core import audit
 from hosts.middleware import HtmxMessagesMiddleware
 from hosts.models import Endpoint
 from hosts.ops import health
+from hosts.web.audit import AUDIT_PAGE_SIZE
 
 pytestmark = pytest.mark.django_db
 
@@ -122,7 +123,7 @@ def test_audit_lists_and_filters_for_an_admin(client, admin, developer):
 
 
 def test_audit_paginates(client, admin):
-    for number in range(55):
+    for number in range(AUDIT_PAGE_SIZE + 5):
         health.record_heartbeat(f"beat-{number}", hostname="w1")
     client.force_login(admin)
 
