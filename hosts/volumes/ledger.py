@@ -447,16 +447,17 @@ def _cache(key, value) -> None:
         logger.warning("the cache did not take the totals: %s", error)
 
 
-def kept(state_key, parts, compute):
+def kept(state_key, parts, compute, *, good=None):
     """compute() once per state of the ledger: what a reader makes from the
     totals (a page renders them) is cached under their `state_key` (from
-    totals()) and `parts`, whatever else it depends on. No state key (an
-    uncached read): computed every time."""
+    totals()) and `parts`, whatever else it depends on; `good(value)`, if
+    given, says whether a kept value still holds (else it is computed
+    again). No state key (an uncached read): computed every time."""
     if state_key is None:
         return compute()
     key = _hashed_key((state_key, parts))
     value = _cached([key]).get(key)
-    if value is None:
+    if value is None or (good is not None and not good(value)):
         value = compute()
         _cache(key, value)
     return value

@@ -34,10 +34,13 @@ from hosts.web import errors
 from hosts.web.access import admin_required
 from hosts.web.forms import SORT_COLUMNS, VolumeFilterForm
 from hosts.web.htmx import wants_partial
+from hosts.web.submissions import once
+from hosts.web.words import VOLUME_STATUS_WORDS, cleanup_rule_words
 
 PAGE_SIZE = 50
+MINUTE = timedelta(minutes=1)
 TOTALS_TEMPLATE = "hosts/volumes/partials/volume_totals.html"
-OWNERS_TEMPLATE = "hosts/volumes/partials/volume_owners.html"
+FILTERS_TEMPLATE = "hosts/volumes/partials/volume_filters.html"
 ROWS_TEMPLATE = "hosts/volumes/partials/volume_rows.html"
 # A plan of thousands of volumes is listed in part; its counts are whole.
 PLAN_ROWS_SHOWN = 500
@@ -92,10 +95,7 @@ def volume_list(request):
     context = _ledger_context(request, form, with_owners=not partial)
     if partial:
         return render(request, "hosts/volumes/partials/volume_ledger.html", context)
-    context["form"] = form
-    # Up to 500 owners (ledger.OWNERS_LISTED): rendered once per state too.
-    owners = {"owners": context["totals"]["owners"]}
-    context["owners_html"] = _rendered_once(context["totals"], OWNERS_TEMPLATE, owners)
+    context["filters_html"] = _filters_html(request, form, context["totals"])
     context["refresh"] = {"state": "idle"}
     context["plan"] = None
     return render(request, "hosts/volumes/volumes.html", context)
@@ -116,7 +116,6 @@ def _ledger_context(request, form, *, with_owners=False):
     paginator = Paginator(rows, PAGE_SIZE)
     paginator.count = summary["count"]  # the same filters: no second COUNT
     page = paginator.get_page(request.GET.get("page"))
-    page.object_list = _shown(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("sort", None)
@@ -125,7 +124,7 @@ def _ledger_context(request, form, *, with_owners=False):
         "page": page,
         "totals": summary,
         "totals_html": _totals_html(summary),
-        "rows_html": _rows_html(summary, page.object_list),
+        "rows_html": _rows_html(summary, page, sort),
         "sort": sort,
         "filter_query": filter_query,
         "sort_links": _sort_links(filter_query, sort),
@@ -139,20 +138,65 @@ def _ledger_context(request, form, *, with_owners=False):
     }
 
 
+def _filters_html(request, form, summary):
+    """The filters' fields, with up to 500 owners to suggest
+    (ledger.OWNERS_LISTED): rendered once per state of the ledger, list of
+    endpoints and values asked for (the raw ones: a bad value is shown back
+    as it was typed)."""
+    endpoints = tuple(Endpoint.objects.order_by("name").values_list("pk", "name"))
+    asked = tuple((name, tuple(request.GET.getlist(name))) for name in form.fields)
+    context = {"form": form, "owners": summary["owners"]}
+    return _rendered_once(summary, FILTERS_TEMPLATE, context, endpoints, asked)
+
+
 def _totals_html(summary):
     """The totals section: a table of up to one row per owner, which costs
     more to render than the page's queries. Endpoints' names are read on
     every request (a rename shows at once), so they are part of the key."""
-    names = tuple(row["endpoint__name"] for row in summary["by_endpoint"])
+    names = _endpoint_names(summary)
     return _rendered_once(summary, TOTALS_TEMPLATE, {"totals": summary}, names)
 
 
-def _rows_html(summary, rows):
+def _endpoint_names(summary):
+    """The names of the endpoints the totals cover, as read now: every row
+    shown is on one of them, so a rename is a new key for what is kept."""
+    return tuple(row["endpoint__name"] for row in summary["by_endpoint"])
+
+
+def _rows_html(summary, page, sort):
     """The table's rows: some twenty values each through the template engine
-    cost more than all of the page's queries. The key is what the rows show
-    (their values as written out: names, times, ages), so a row whose age
-    or endpoint's name has moved since is rendered again."""
-    return _rendered_once(summary, ROWS_TEMPLATE, {"rows": rows}, rows)
+    cost more than all of the page's queries, so the page's rows are read
+    and rendered once per state of the ledger (with the endpoints' names,
+    read on every request), sort and page, and kept while what they show
+    holds: until the first of their ages would read differently."""
+    now = timezone.now()
+
+    def rendered():
+        rows = _shown(page.object_list, now)
+        html = render_to_string(ROWS_TEMPLATE, {"rows": rows})
+        return {"html": html, "until": _ages_hold_until(rows, now)}
+
+    zone = timezone.get_current_timezone_name()
+    parts = (ROWS_TEMPLATE, sort, page.number, _endpoint_names(summary), zone)
+    kept = ledger.kept(
+        summary["state_key"], parts, rendered, good=lambda kept: now < kept["until"]
+    )
+    # Safe: the template's own output, escaped as it rendered.
+    return mark_safe(kept["html"])
+
+
+def _ages_hold_until(rows, now):
+    """When the first of these rows' ages would be written differently.
+    timesince() counts whole minutes (and days, months, years, which begin
+    at the same second of the minute as the volume), so an age reads the
+    same until the next whole minute since its volume was born."""
+    changes = [_next_whole_minute(row["born"], now) for row in rows if row["born"]]
+    return min(changes, default=now + timedelta(days=1))
+
+
+def _next_whole_minute(born, now):
+    minutes = max(0, math.floor((now - born) / MINUTE))
+    return born + (minutes + 1) * MINUTE
 
 
 def _rendered_once(summary, template, context, *parts):
@@ -168,12 +212,12 @@ def _rendered_once(summary, template, context, *parts):
     return mark_safe(html)
 
 
-def _shown(rows):
+def _shown(rows, now):
     """The page's rows with their times written out once, here: Django's
     date filter costs ~35 µs a call, and a page makes ~170 of them. The same
     formats as the template's `date` filter (`Y-m-d H:i`...) and the same
     zone (the current one), with the zone looked up once."""
-    now, zone = timezone.now(), timezone.get_current_timezone()
+    zone = timezone.get_current_timezone()
     return [_row(row, now, zone) for row in rows]
 
 
@@ -183,6 +227,7 @@ def _row(row, now, zone):
         **row,
         "in_use": row["status"] == Volume.Status.IN_USE,
         "status_words": STATUS_WORDS.get(row["status"], row["status"]),
+        "status_badge": VOLUME_STATUS_WORDS.get(row["status"], row["status"]),
         "detached_at": _written(row["detached_since"], zone, "%Y-%m-%d %H:%M"),
         "measured_at": _written(measured, zone, "%Y-%m-%d %H:%M:%S"),
         "measured_short": _written(measured, zone, "%m-%d %H:%M"),
@@ -314,7 +359,11 @@ def cleanup_plan_create(request):
     or from the page's filters (mode=rule). Answers the plan fragment."""
     try:
         rule = _rule_from(request)
-        plan = volumes.make_plan(request.user, rule, request=request)
+        # Sent twice (one submission key), one plan.
+        plan = once(
+            request.POST,
+            lambda: volumes.make_plan(request.user, rule, request=request),
+        )
     except errors.REFUSALS as error:
         if not wants_partial(request):
             errors.show_as_message(request, error, "No plan: {}")
@@ -421,6 +470,9 @@ def _plan_context(plan):
     )
     return {
         "plan": plan,
+        "rule_words": cleanup_rule_words(
+            plan.rule, dict(Endpoint.objects.values_list("pk", "name"))
+        ),
         "items": plan.items.select_related("endpoint")[:PLAN_ROWS_SHOWN],
         "summary": summary,
         "rows_shown": PLAN_ROWS_SHOWN,

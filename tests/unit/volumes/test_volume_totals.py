@@ -359,3 +359,64 @@ def test_a_cache_that_does_not_answer_costs_speed_not_answers(
     assert api()["bytes"] == GIB
     assert page_totals(admin_client)[:2] == (2, 1)
     assert "the cache did not answer" in caplog.text
+
+
+# --- The page's rows: kept while what they show holds ------------------------------
+
+
+def rows_of(html):
+    return re.findall(r'<tr data-volume="([^"]+)"', html)
+
+
+def test_a_repeated_page_reads_no_rows_and_shows_the_same(admin_client, make_volume):
+    make_volume("a")
+    make_volume("b")
+    first = admin_client.get("/volumes/").content.decode()
+
+    with CaptureQueriesContext(connection) as queries:
+        again = admin_client.get("/volumes/").content.decode()
+
+    assert rows_of(first) == rows_of(again) == ["a", "b"]
+    reads_of_rows = [q["sql"] for q in queries if '"hosts_volume"."name"' in q["sql"]]
+    assert reads_of_rows == []
+
+
+def test_the_rows_ages_move_on_with_the_clock_without_any_write(
+    admin_client, make_volume
+):
+    born = timezone.now() - timedelta(seconds=90)
+    make_volume("young", created_on_engine=born)
+    assert "1\xa0minute" in admin_client.get("/volumes/").content.decode()
+
+    later = born + timedelta(minutes=2, seconds=5)
+    with mock.patch("hosts.web.volumes.timezone.now", return_value=later):
+        html = admin_client.get("/volumes/").content.decode()
+
+    assert "2\xa0minutes" in html and "1\xa0minute<" not in html
+
+
+def test_a_renamed_endpoint_shows_in_the_rows_at_once(
+    admin_client, endpoint, make_volume
+):
+    make_volume("a")
+    assert "<td>local</td>" in admin_client.get("/volumes/").content.decode()
+
+    Endpoint.objects.filter(pk=endpoint.pk).update(name="vch-renamed")
+
+    html = admin_client.get("/volumes/").content.decode()
+    assert "<td>vch-renamed</td>" in html and "<td>local</td>" not in html
+
+
+def test_each_sort_and_page_has_its_own_rows(admin_client, make_volume):
+    for name in ("a", "b", "c"):
+        make_volume(name)
+    assert rows_of(admin_client.get("/volumes/?sort=name").content.decode()) == [
+        "a",
+        "b",
+        "c",
+    ]
+    assert rows_of(admin_client.get("/volumes/?sort=-name").content.decode()) == [
+        "c",
+        "b",
+        "a",
+    ]
