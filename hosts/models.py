@@ -893,7 +893,7 @@ class Deployment(models.Model):
         ordering = ("-created_at",)
 
     def __str__(self):
-        return f"{self.image} on {self.endpoint_id}"
+        return f"{self.image} on {self.endpoint.name}"
 
     @property
     def short_id(self) -> str:
@@ -977,7 +977,9 @@ class Volume(models.Model):
         )
 
     def __str__(self):
-        return f"{self.name} on {self.endpoint_id}"
+        # The endpoint's name (one read if not joined): this is what the
+        # audit trail and the admin show.
+        return f"{self.name} on {self.endpoint.name}"
 
 
 class VolumeLedgerStamp(models.Model):

@@ -45,6 +45,11 @@ PAGES = [
     Page("/builds/new/"),
     Page("/builds/{build}/"),
     Page("/endpoints/"),
+    Page("/endpoints/{endpoint}/edit/", who=(ADMIN,)),
+    # The confirmations: each lists what still uses its object.
+    Page("/endpoints/{endpoint}/delete/", who=(ADMIN,)),
+    Page("/registries/{registry}/delete/", who=(ADMIN,)),
+    Page("/certificates/{certificate}/delete/", who=(ADMIN,)),
     # with the registry trust matrix (/registries/trust/ is only its fragment)
     Page("/registries/"),
     Page("/certificates/"),
@@ -85,7 +90,7 @@ def make_world(developer, admin):
         }
     )
     RegistryTrust.objects.create(endpoint=endpoint, registry=registry, ok=True)
-    certificates.create_certificate(
+    certificate = certificates.create_certificate(
         admin,
         "corporate root",
         pki.make_ca("Corporate Root CA").cert_pem.decode(),
@@ -144,7 +149,14 @@ def make_world(developer, admin):
         size_bytes=volume.size_bytes,
     )
     record_audit_events(admin, host, build, volume)
-    return {"build_host": host.pk, "build": build.pk, "plan": plan.pk}
+    return {
+        "build_host": host.pk,
+        "build": build.pk,
+        "plan": plan.pk,
+        "endpoint": endpoint.pk,
+        "registry": registry.pk,
+        "certificate": certificate.pk,
+    }
 
 
 def record_audit_events(admin, host, build, volume, count=3):
