@@ -613,6 +613,15 @@ class BuildHostStep(models.Model):
     def __str__(self):
         return f"{self.name} #{self.attempt}: {self.status}"
 
+    def finish(self, status, *, error="", reason="", detail=""):
+        """The step ended (done or failed), now, with what it says."""
+        self.status = status
+        self.finished_at = timezone.now()
+        self.error = error
+        self.reason = reason
+        self.detail = detail[:300]
+        self.save(update_fields=["status", "finished_at", "error", "reason", "detail"])
+
     @property
     def duration_seconds(self) -> float | None:
         if self.finished_at is None:

@@ -107,7 +107,7 @@ def trim(build_host_id, step_id) -> str:
         _fail(step, error.reason, error.message)
         return DONE
     with transaction.atomic():
-        _finish(step, BuildHostStep.Status.DONE, detail=describe(trimmed))
+        step.finish(BuildHostStep.Status.DONE, detail=describe(trimmed))
         audit.record(
             None,
             TRIMMED,
@@ -147,13 +147,4 @@ def size_words(size: int) -> str:
 
 
 def _fail(step, reason, message):
-    _finish(step, BuildHostStep.Status.FAILED, error=message, reason=reason)
-
-
-def _finish(step, status, *, error="", reason="", detail=""):
-    step.status = status
-    step.finished_at = timezone.now()
-    step.error = error
-    step.reason = reason
-    step.detail = detail[:300]
-    step.save(update_fields=["status", "finished_at", "error", "reason", "detail"])
+    step.finish(BuildHostStep.Status.FAILED, error=message, reason=reason)

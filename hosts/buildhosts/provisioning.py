@@ -151,11 +151,15 @@ def _run_step(run, name, function):
     try:
         detail = function(run) or ""
     except engine.EngineError as error:
-        _finish(step, BuildHostStep.Status.FAILED, error.message, error.reason)
+        step.finish(
+            BuildHostStep.Status.FAILED, error=error.message, reason=error.reason
+        )
         logger.warning("step %s: failed (%s): %s", name, error.reason, error.message)
         raise StepFailed(error.reason, error.message) from error
     except StepFailed as failure:
-        _finish(step, BuildHostStep.Status.FAILED, failure.message, failure.reason)
+        step.finish(
+            BuildHostStep.Status.FAILED, error=failure.message, reason=failure.reason
+        )
         logger.warning(
             "step %s: failed (%s): %s", name, failure.reason, failure.message
         )
@@ -163,19 +167,10 @@ def _run_step(run, name, function):
     except Exception as error:
         logger.exception("build host %s: step %s crashed", host.pk, name)
         message = f"dchweb failed at this step: {type(error).__name__}: {error}"
-        _finish(step, BuildHostStep.Status.FAILED, message, "internal")
+        step.finish(BuildHostStep.Status.FAILED, error=message, reason="internal")
         raise StepFailed("internal", message) from error
-    _finish(step, BuildHostStep.Status.DONE, detail=detail)
+    step.finish(BuildHostStep.Status.DONE, detail=detail)
     logger.info("step %s: done %s", name, detail)
-
-
-def _finish(step, status, error="", reason="", detail=""):
-    step.status = status
-    step.finished_at = timezone.now()
-    step.error = error
-    step.reason = reason
-    step.detail = detail[:300]
-    step.save(update_fields=["status", "finished_at", "error", "reason", "detail"])
 
 
 def _set(host, **changes):
@@ -235,9 +230,11 @@ def _rollback(run) -> str:
                 engine.remove_volume(run.connection, name)
             ledger.note_build_host_volumes(host, "gone")
     except engine.EngineError as error:
-        _finish(step, BuildHostStep.Status.FAILED, error.message, error.reason)
+        step.finish(
+            BuildHostStep.Status.FAILED, error=error.message, reason=error.reason
+        )
         return error.message
-    _finish(step, BuildHostStep.Status.DONE, detail="volumes kept" if kept else "")
+    step.finish(BuildHostStep.Status.DONE, detail="volumes kept" if kept else "")
     _set(host, container_id="", port=None)
     return ""
 

@@ -9,9 +9,9 @@ import logging
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
 
 from hosts.core import audit
+from hosts.core.deletion import delete_unless_used
 from hosts.core.errors import Conflict, Invalid, NotFound
 from hosts.core.queue import enqueue_on_commit
 from hosts.endpoints import tasks
@@ -133,25 +133,16 @@ def delete_endpoint(actor, endpoint: Endpoint, *, source=None, request=None) -> 
     """Delete an endpoint no row refers to (audited `endpoint.delete`); its
     volume ledger and trust matrix rows go with it. EndpointInUse, and
     nothing deleted, while build hosts, builds or deployments refer to it."""
-    with transaction.atomic():
-        endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
-        reasons = uses_of(endpoint)
-        if reasons:
-            raise EndpointInUse(endpoint, reasons)
-        audit.record(
-            actor,
-            "endpoint.delete",
-            endpoint,
-            {"name": endpoint.name, "docker_url": endpoint.docker_url},
-            source=source,
-            request=request,
-        )
-        try:
-            endpoint.delete()
-        except ProtectedError as error:  # a row this list does not know yet
-            raise EndpointInUse(
-                endpoint, [_count_words(error.protected_objects)]
-            ) from None
+    delete_unless_used(
+        actor,
+        endpoint,
+        action="endpoint.delete",
+        details={"name": endpoint.name, "docker_url": endpoint.docker_url},
+        uses_of=uses_of,
+        refused=EndpointInUse,
+        source=source,
+        request=request,
+    )
 
 
 def uses_of(endpoint) -> list[str]:
@@ -174,10 +165,6 @@ def uses_of(endpoint) -> list[str]:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _count_words(objects) -> str:
-    return _plural(len(list(objects)), "other record")
 
 
 @transaction.atomic

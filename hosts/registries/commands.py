@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from cryptography import x509 as crypto_x509
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
 
 from hosts.core import audit
+from hosts.core.deletion import delete_unless_used
 from hosts.core.errors import Conflict, Invalid
 from hosts.core.queue import enqueue_on_commit
 from hosts.lib import x509
@@ -281,24 +281,16 @@ def delete_registry(actor, registry: Registry, *, source=None, request=None) -> 
     """Delete a registry nothing uses (audited `registry.deleted`); its trust
     matrix row goes with it. RegistryInUse, and nothing deleted, while a
     build host that is not gone trusts it or a build or deployment names it."""
-    with transaction.atomic():
-        registry = Registry.objects.select_for_update().get(pk=registry.pk)
-        reasons = uses_of(registry)
-        if reasons:
-            raise RegistryInUse(registry, reasons)
-        audit.record(
-            actor,
-            "registry.deleted",
-            registry,
-            {"name": registry.name, "address": registry.address},
-            source=source,
-            request=request,
-        )
-        try:
-            registry.delete()
-        except ProtectedError as error:  # a row this list does not know yet
-            count = len(list(error.protected_objects))
-            raise RegistryInUse(registry, [f"{count} other records"]) from None
+    delete_unless_used(
+        actor,
+        registry,
+        action="registry.deleted",
+        details={"name": registry.name, "address": registry.address},
+        uses_of=uses_of,
+        refused=RegistryInUse,
+        source=source,
+        request=request,
+    )
 
 
 def uses_of(registry) -> list[str]:
