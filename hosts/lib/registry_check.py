@@ -209,8 +209,8 @@ def manifest_digest(
     with registry_session(ca_pem) as session:
         session.headers["Accept"] = MANIFEST_TYPES
         try:
-            response = _head_logged_in(
-                session, url, repository, username, password, timeout
+            response = logged_in(
+                session, "HEAD", url, (repository, "pull"), username, password, timeout
             )
         except requests.RequestException as error:
             raise ManifestUnavailable(classify(error).message) from None
@@ -223,23 +223,36 @@ def manifest_digest(
     return digest
 
 
-def _head_logged_in(session, url, repository, username, password, timeout):
-    response = session.head(url, timeout=timeout)
+def logged_in(session, method, url, scope, username, password, timeout):
+    """`method` on `url`, logged in as a Docker client would be when the
+    registry asks (401): Basic, or a Bearer token for `scope` (repository,
+    action) from the realm the registry names."""
+    response = session.request(method, url, timeout=timeout, allow_redirects=False)
     if response.status_code != 401 or not username:
         return response
-    scheme, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))
-    if scheme == "basic":
-        return session.head(url, timeout=timeout, auth=(username, password))
-    if scheme == "bearer" and params.get("realm"):
-        query = {"scope": f"repository:{repository}:pull"}
-        if params.get("service"):
-            query["service"] = params["service"]
-        token = session.get(
-            params["realm"], params=query, auth=(username, password), timeout=timeout
-        )
-        body = _json(token) or {}
-        value = body.get("token") or body.get("access_token")
-        if token.status_code == 200 and value:
-            headers = {"Authorization": f"Bearer {value}"}
-            return session.head(url, timeout=timeout, headers=headers)
-    return response
+    kind, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+    if kind == "basic":
+        return session.request(method, url, timeout=timeout, auth=(username, password))
+    if kind != "bearer" or not params.get("realm"):
+        return response
+    repository, action = scope
+    query = {"scope": f"repository:{repository}:{action}"}
+    if params.get("service"):
+        query["service"] = params["service"]
+    answer = session.get(
+        params["realm"], params=query, auth=(username, password), timeout=timeout
+    )
+    try:
+        body = answer.json() if answer.status_code == 200 else {}
+    except ValueError:
+        body = {}
+    token = (
+        body.get("token") or body.get("access_token")
+        if isinstance(body, dict)
+        else None
+    )
+    if not token:
+        return response
+    return session.request(
+        method, url, timeout=timeout, headers={"Authorization": f"Bearer {token}"}
+    )

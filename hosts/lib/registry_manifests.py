@@ -44,7 +44,7 @@ def manifest_size(
     with registry_check.registry_session(ca_pem) as session:
         session.headers["Accept"] = registry_check.MANIFEST_TYPES
         try:
-            response = _logged_in(
+            response = registry_check.logged_in(
                 session, "GET", url, (repository, "pull"), username, password, timeout
             )
             manifest = response.json() if response.status_code == 200 else None
@@ -78,7 +78,7 @@ def delete_manifest(
     url = f"https://{address}/v2/{repository}/manifests/{digest}"
     with registry_check.registry_session(ca_pem) as session:
         try:
-            response = _logged_in(
+            response = registry_check.logged_in(
                 session,
                 "DELETE",
                 url,
@@ -117,41 +117,4 @@ def _outcome(status, address) -> DeleteOutcome:
         )
     return DeleteOutcome(
         False, "failed", f"the registry {address} answered HTTP {status} to the delete"
-    )
-
-
-def _logged_in(session, method, url, scope, username, password, timeout):
-    """`method` on `url`, logged in as a Docker client would be when the
-    registry asks (401): Basic, or a Bearer token for `scope` (repository,
-    action) from the realm the registry names."""
-    response = session.request(method, url, timeout=timeout, allow_redirects=False)
-    if response.status_code != 401 or not username:
-        return response
-    kind, params = registry_check.parse_challenge(
-        response.headers.get("WWW-Authenticate", "")
-    )
-    if kind == "basic":
-        return session.request(method, url, timeout=timeout, auth=(username, password))
-    if kind != "bearer" or not params.get("realm"):
-        return response
-    repository, action = scope
-    query = {"scope": f"repository:{repository}:{action}"}
-    if params.get("service"):
-        query["service"] = params["service"]
-    answer = session.get(
-        params["realm"], params=query, auth=(username, password), timeout=timeout
-    )
-    try:
-        body = answer.json() if answer.status_code == 200 else {}
-    except ValueError:
-        body = {}
-    token = (
-        body.get("token") or body.get("access_token")
-        if isinstance(body, dict)
-        else None
-    )
-    if not token:
-        return response
-    return session.request(
-        method, url, timeout=timeout, headers={"Authorization": f"Bearer {token}"}
     )
