@@ -58,6 +58,9 @@ class Endpoint(models.Model):
         max_length=100, default="default", help_text="VIC volume store"
     )
     max_build_hosts = models.PositiveIntegerField(default=10)
+    # Minutes without activity before a build host here is stopped (issue 14):
+    # null = the installation's DCHWEB_IDLE_MINUTES, 0 = never.
+    idle_minutes = models.PositiveIntegerField(null=True, blank=True)
     # Not probed yet counts as off: nothing is scheduled on an unknown engine.
     health = models.CharField(max_length=10, choices=Health.choices, default=Health.OFF)
     last_error = models.TextField(blank=True)
@@ -426,6 +429,9 @@ class BuildHost(models.Model):
         REMOVING = "removing", "Removing"
         REMOVED = "removed", "Removed"
         FAILED = "failed", "Failed"
+        # Its container stopped (idle, or by its owner), its volumes kept: it
+        # may be resumed until its time to live ends.
+        STOPPED = "stopped", "Stopped"
 
     class VolumePolicy(models.TextChoices):
         DELETE = "delete", "Delete volumes with the host"
@@ -508,6 +514,16 @@ class BuildHost(models.Model):
     ready_at = models.DateTimeField(null=True, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True)
     volumes_kept_until = models.DateTimeField(null=True, blank=True)
+    # Idle stop (issue 14): null = the endpoint's default; 0 = never.
+    idle_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # The last activity seen inside the host's engine, other than dchweb's.
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    # Heartbeat lease (issue 14): a holder that stops calling loses the host.
+    lease_seconds = models.PositiveIntegerField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # build_host.expiring is said once per expiry.
+    expiry_notified_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -1020,6 +1036,9 @@ class CleanupPlan(models.Model):
 
     class State(models.TextChoices):
         DRAFT = "draft", "Draft"
+        # Sent to the volumes' owners, who may keep or release each volume
+        # until notice_ends_at; then executed.
+        NOTICE = "notice", "Owners notified"
         EXECUTING = "executing", "Executing"
         DONE = "done", "Done"
 
@@ -1038,6 +1057,11 @@ class CleanupPlan(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     executed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A notice to the owners first (issue 14): how long they have to answer,
+    # and for how long at most an owner may keep a volume.
+    notice_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    notice_ends_at = models.DateTimeField(null=True, blank=True)
+    keep_days_allowed = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at",)
@@ -1053,6 +1077,13 @@ class CleanupItem(models.Model):
         SKIPPED_IN_USE = "skipped_in_use", "Skipped: in use"
         NOT_FOUND = "not_found", "Not found"
         ERROR = "error", "Error"
+        # The owner kept it when the plan went out as a notice.
+        KEPT = "kept", "Kept by its owner"
+
+    class Answer(models.TextChoices):
+        NONE = "", "Not answered"
+        KEEP = "keep", "Keep"
+        RELEASE = "release", "Release"
 
     plan = models.ForeignKey(
         CleanupPlan, on_delete=models.CASCADE, related_name="items"
@@ -1063,9 +1094,167 @@ class CleanupItem(models.Model):
     size_bytes = models.BigIntegerField(null=True, blank=True)
     result = models.CharField(max_length=20, choices=Result.choices, blank=True)
     detail = models.TextField(blank=True)
+    # Whose volume (the ledger's owner when planned): who answers a notice.
+    owner_name = models.CharField(max_length=150, blank=True, db_index=True)
+    answer = models.CharField(max_length=10, choices=Answer.choices, blank=True)
+    answer_reason = models.TextField(blank=True)
+    keep_until = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("id",)
 
     def __str__(self):
         return f"{self.volume_name}: {self.result or 'planned'}"
+
+
+class Notification(models.Model):
+    """One event that people are told of (design.md §4.4), kept as an outbox:
+    written in the transaction that made it happen, then sent by mail and to
+    every webhook that asked for it (hosts/notifications/)."""
+
+    class Event(models.TextChoices):
+        BUILD_HOST_READY = "build_host.ready", "A build host is ready"
+        BUILD_HOST_FAILED = "build_host.failed", "A build host failed"
+        BUILD_HOST_STOPPED = "build_host.stopped", "A build host was stopped"
+        BUILD_HOST_EXPIRING = "build_host.expiring", "A build host expires soon"
+        BUILD_HOST_REMOVED = "build_host.removed", "A build host was removed"
+        BUILD_SUCCEEDED = "build.succeeded", "A build succeeded"
+        BUILD_FAILED = "build.failed", "A build failed"
+        CERTIFICATE_EXPIRING = "certificate.expiring", "A certificate expires soon"
+        ENDPOINT_OFF = "endpoint.off", "An endpoint went off"
+        ENDPOINT_ON = "endpoint.on", "An endpoint is back on"
+        REGISTRY_TRUST_LOST = "registry.trust_lost", "An endpoint lost a registry"
+        VOLUMES_OVER_BUDGET = "volumes.over_budget", "Volumes over budget"
+        CLEANUP_NOTICE = "cleanup.notice", "Volumes planned for clean-up"
+
+    class MailState(models.TextChoices):
+        PENDING = "pending", "Not sent yet"
+        SENT = "sent", "Sent"
+        NONE = "none", "Nobody to tell by mail"
+        FAILED = "failed", "Could not be sent"
+
+    event = models.CharField(max_length=40, choices=Event.choices, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The webhook body's "object": plain JSON, as the API shows the object.
+    object = models.JSONField(default=dict, blank=True)
+    # Whom it concerns: an owner; null = the admins.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    mail_state = models.CharField(
+        max_length=10, choices=MailState.choices, default=MailState.PENDING
+    )
+    mail_error = models.TextField(blank=True)
+    # When the deliveries were planned: null = not yet dispatched.
+    dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ("-at", "-id")
+
+    def __str__(self):
+        return f"{self.event} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class NotificationSettings(models.Model):
+    """Which events a user does not want by mail (no row: every event that
+    concerns them)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_settings",
+    )
+    muted_events = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"notification settings of {self.user}"
+
+
+class Webhook(models.Model):
+    """An admin's receiver of events: signed POSTs (design.md §4.4)."""
+
+    class Format(models.TextChoices):
+        GENERIC = "generic", "Generic JSON"
+        SLACK = "slack", "Slack-compatible"
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(max_length=500)
+    secret_encrypted = models.TextField(editable=False)
+    events = models.JSONField(default=list)
+    format = models.CharField(
+        max_length=10, choices=Format.choices, default=Format.GENERIC
+    )
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self):
+        return self.name
+
+    def set_secret(self, secret: str) -> None:
+        self.secret_encrypted = crypto.encrypt(secret)
+
+    def get_secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted)
+
+
+class WebhookDelivery(models.Model):
+    """One notification sent to one webhook: its tries and the answers."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        SENDING = "sending", "Sending"
+        RETRYING = "retrying", "Will try again"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    # The X-Dchweb-Delivery header: a receiver drops a repeat by it.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    webhook = models.ForeignKey(
+        Webhook, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    # A redelivery by hand is a delivery of its own.
+    redelivery_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    tries = models.PositiveSmallIntegerField(default=0)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    next_try_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = (
+            models.UniqueConstraint(
+                fields=["webhook", "notification"],
+                condition=models.Q(redelivery_of__isnull=True),
+                name="one_first_delivery_per_webhook",
+            ),
+        )
+
+    def __str__(self):
+        return f"{self.notification.event} to {self.webhook.name}: {self.state}"

@@ -20,3 +20,20 @@ def enqueue_on_commit(task, *args) -> None:
             logger.exception("could not enqueue %s%r: resumed later", task.name, args)
 
     transaction.on_commit(send)
+
+
+def send_on_commit(task_name: str, *args) -> None:
+    """Send the task named `task_name` once the current transaction commits.
+    By name, for the worker side: it may not import any domain's tasks
+    (design.md §1), yet an event it records is worth telling at once. A broker
+    that is down loses nothing: the periodic pass sends what is left."""
+
+    def send():
+        from celery import current_app
+
+        try:
+            current_app.send_task(task_name, args=args)
+        except Exception:
+            logger.exception("could not send %s%r: resumed later", task_name, args)
+
+    transaction.on_commit(send)
