@@ -14,6 +14,7 @@ run: venv devstack
 	$(IN_DEVSTACK) $(PY) manage.py migrate --noinput
 	$(IN_DEVSTACK) $(PY) manage.py seed_devstack
 	@echo "dchweb: http://127.0.0.1:8000/  (Ctrl-C stops the dashboard and the devstack)"
+	@echo "dchweb: mail it would send is written to var/mail/ (DCHWEB_EMAIL_HOST sends it instead)"
 	trap 'devstack/down' EXIT; $(IN_DEVSTACK) $(VENV)/bin/honcho -f Procfile start
 
 ## the whole suite: lint, unit, integration (real engine, registry, Redis, worker), browser

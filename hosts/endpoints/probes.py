@@ -12,6 +12,7 @@ from hosts import engine
 from hosts.core import audit
 from hosts.core.connections import connection_for
 from hosts.models import Endpoint
+from hosts.notifications import outbox, payloads
 
 FAILURES_BEFORE_OFF = 3
 
@@ -45,6 +46,8 @@ def _record_success(endpoint_id, result):
     if endpoint.is_disabled:
         return endpoint  # disabled while the probe ran: the admin's word wins
     was = endpoint.health
+    # A new endpoint is "off" until its first probe: that answer is no news.
+    probed_before = endpoint.last_probe_at is not None
     endpoint.health = Endpoint.Health.ON
     endpoint.consecutive_failures = 0
     endpoint.last_error = ""
@@ -57,6 +60,7 @@ def _record_success(endpoint_id, result):
     endpoint.volume_stores = result.volume_stores
     endpoint.save()
     _audit_change(endpoint, was)
+    _tell_admins(endpoint, was if probed_before else None)
     return endpoint
 
 
@@ -79,6 +83,7 @@ def _record_failure(endpoint_id, error):
     endpoint.last_probe_at = timezone.now()
     endpoint.save()
     _audit_change(endpoint, was)
+    _tell_admins(endpoint, was)
     return endpoint
 
 
@@ -90,3 +95,17 @@ def _audit_change(endpoint, was):
     if endpoint.last_error_reason:
         details["reason"] = endpoint.last_error_reason
     audit.record(None, "endpoint.health_changed", endpoint, details, source="task")
+
+
+def _tell_admins(endpoint, was):
+    """Off when it goes off, on when it comes back from off: the admins hear
+    of a transition once, not of every probe nor of a degraded blip."""
+    off = Endpoint.Health.OFF
+    if endpoint.health == off and was != off:
+        event = "endpoint.off"
+    elif endpoint.health == Endpoint.Health.ON and was == off:
+        event = "endpoint.on"
+    else:
+        return
+    error = endpoint.last_error if event == "endpoint.off" else ""
+    outbox.emit(event, payloads.endpoint(event, endpoint, error=error))

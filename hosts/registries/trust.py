@@ -11,6 +11,7 @@ from hosts.core import audit
 from hosts.core.connections import connection_for
 from hosts.lib import crypto, registry_check
 from hosts.models import AuditEvent, Endpoint, Registry, RegistryTrust
+from hosts.notifications import outbox, payloads
 
 CHECK_TIMEOUT_SECONDS = 10
 
@@ -124,6 +125,7 @@ def _store_trust(endpoint, registry, outcome):
             defaults={"ok": outcome.ok, "reason": outcome.reason},
         )
         was = None if created else trust.reason
+        was_ok = not created and trust.ok
         trust.ok = outcome.ok
         trust.reason = outcome.reason
         trust.message = "" if outcome.ok else outcome.message
@@ -136,4 +138,12 @@ def _store_trust(endpoint, registry, outcome):
                 registry,
                 {"endpoint": endpoint.name, "from": was, "to": outcome.reason},
                 source=AuditEvent.Source.TASK,
+            )
+        # Lost, not "still failing": told once, when a working pair breaks.
+        # A disabled endpoint is the admin's own doing, not news.
+        if was_ok and not outcome.ok and outcome.reason != "endpoint_disabled":
+            event = "registry.trust_lost"
+            outbox.emit(
+                event,
+                payloads.registry_trust(event, endpoint, registry, outcome.message),
             )
