@@ -18,6 +18,30 @@ def dispatch_notification(notification_id: int) -> int:
 
 @shared_task(name="hosts.tasks.deliver_webhook")
 def deliver_webhook(delivery_id: str) -> str:
-    """One try of one delivery; a failed try is tried again later."""
-    # Part of issue 14 (webhooks): filled in by its change.
-    return delivery_id
+    """One try of one delivery; a failed try is tried again when its wait is
+    over. Run again after a success (a redelivered task), it sends nothing.
+    A countdown lost with the broker: the periodic pass sends it instead."""
+    outcome = delivery.deliver(delivery_id)
+    if outcome.retry_in is not None:
+        deliver_webhook.apply_async((delivery_id,), countdown=outcome.retry_in)
+    return outcome.state
+
+
+def resume_deliveries() -> int:
+    """For the periodic pass: send the deliveries that are due (retries, and
+    tries whose sender died). Sent twice, each is still sent once."""
+    due = delivery.due_ids()
+    for delivery_id in due:
+        deliver_webhook.delay(delivery_id)
+    return len(due)
+
+
+def resume_notifications() -> int:
+    """For the periodic pass: dispatch what nobody has told yet (its task
+    lost with a broker that was down) and the mails whose send failed and
+    have tries left. Each goes out once however many passes run."""
+    waiting = list(mail.undispatched().values_list("pk", flat=True))
+    again = mail.retry_failed()
+    for notification_id in dict.fromkeys([*waiting, *again]):
+        dispatch_notification.delay(notification_id)
+    return len(waiting) + len(again)
