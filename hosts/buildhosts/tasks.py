@@ -4,7 +4,7 @@ survive upgrades. Every task here is safe to run twice."""
 
 from celery import shared_task
 
-from hosts.buildhosts import inside, provisioning, reconciler
+from hosts.buildhosts import idle, inside, provisioning, reconciler
 from hosts.core import leases
 from hosts.lib import logcontext
 
@@ -40,3 +40,18 @@ def reconcile_endpoint(endpoint_id: int) -> dict:
 def trim_build_host(build_host_id: str, step_id: int) -> str:
     with logcontext.bound(build_host=build_host_id):
         return inside.trim(build_host_id, step_id)
+
+
+@shared_task(name="hosts.tasks.stop_idle_build_hosts")
+def stop_idle_build_hosts() -> dict:
+    return idle.stop_idle_hosts()
+
+
+@shared_task(bind=True, max_retries=LEASE_RETRIES, name="hosts.tasks.resume_build_host")
+def resume_build_host(self, build_host_id: str) -> str:
+    worker = leases.worker_identity(self.request.hostname)
+    with logcontext.bound(build_host=build_host_id):
+        outcome = idle.resume(build_host_id, worker)
+    if outcome == provisioning.LEASE_BUSY:
+        raise self.retry(countdown=LEASE_RETRY_SECONDS)
+    return outcome

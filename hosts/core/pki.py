@@ -104,7 +104,7 @@ def trusted_cas(user) -> TrustedCas:
     that are there or on their way, and the registries' CAs they trust."""
     hosts = list(
         permissions.visible_to(user, BuildHost.objects.all())
-        .filter(state__in=BuildHost.ACTIVE_STATES)
+        .filter(state__in=BuildHost.HELD_STATES)
         .exclude(ca_pem="")
         .prefetch_related("registries")
         .order_by("name")

@@ -46,6 +46,7 @@ SETTINGS = (
     "default_image",
     "volume_store",
     "max_build_hosts",
+    "idle_minutes",
 )
 
 
@@ -151,7 +152,7 @@ def uses_of(endpoint) -> list[str]:
     hosts = BuildHost.objects.filter(endpoint=endpoint)
     total = hosts.count()
     if total:
-        active = hosts.filter(state__in=BuildHost.ACTIVE_STATES).count()
+        active = hosts.filter(state__in=BuildHost.HELD_STATES).count()
         words = _plural(total, "build host")
         reasons.append(f"{words} ({active} active)" if active else f"{words}, removed")
     builds = Build.objects.filter(endpoint=endpoint).count()
@@ -256,6 +257,7 @@ def _clean(data: dict) -> dict:
         "default_image": _text(data, "default_image"),
         "volume_store": _text(data, "volume_store") or "default",
         "max_build_hosts": max_build_hosts,
+        "idle_minutes": _idle_minutes(data.get("idle_minutes")),
     }
     for field, value in values.items():
         limit = getattr(Endpoint._meta.get_field(field), "max_length", None)
@@ -264,6 +266,26 @@ def _clean(data: dict) -> dict:
                 f"{field.replace('_', ' ')} is longer than {limit} characters", field
             )
     return values
+
+
+def _idle_minutes(value) -> int | None:
+    """Its build hosts' idle stop: None (the installation's), 0 (never) or
+    minutes."""
+    if value in (None, ""):
+        return None
+    highest = BuildHost.MAX_IDLE_MINUTES
+    wrong = EndpointInvalid(
+        f"the idle time is a whole number of minutes from 0 (never) to {highest}",
+        "idle_minutes",
+    )
+    try:
+        minutes = int(value)
+    except (TypeError, ValueError):
+        raise wrong from None
+    fraction = isinstance(value, float) and value != minutes
+    if fraction or not 0 <= minutes <= highest:
+        raise wrong
+    return minutes
 
 
 def _text(data, key) -> str:

@@ -28,6 +28,9 @@ DIND_OPTIONS = {
     "security_opt": ["apparmor=unconfined", "seccomp=unconfined"],
 }
 TLS_PORT = "2376/tcp"
+# A Docker-in-Docker engine stops its own containers before it exits: time
+# for that before the engine kills it.
+STOP_GRACE_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,22 @@ def start_container(connection, container_id):
             raise _container_failure(error) from error
         except CLIENT_ERRORS as e:
             raise classify(e) from e
+
+
+def stop_container(connection, container_id, grace_seconds=STOP_GRACE_SECONDS):
+    """Stop it (SIGTERM, then SIGKILL after `grace_seconds`); its volumes
+    stay. The call waits the grace on top of the connection's timeout.
+    Returns False when the container is gone; stopped already is done."""
+    with open_client(connection) as client:
+        try:
+            client.api.stop(container_id, timeout=grace_seconds)
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as error:
+            raise _container_failure(error) from error
+        except CLIENT_ERRORS as e:
+            raise classify(e) from e
+    return True
 
 
 def container_status(connection, container_id, log_lines=20):

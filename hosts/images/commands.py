@@ -251,9 +251,7 @@ def _refuse_in_use(image, same_manifest):
             code="in_use",
         )
     host = (
-        BuildHost.objects.filter(
-            image__in=references, state__in=BuildHost.ACTIVE_STATES
-        )
+        BuildHost.objects.filter(image__in=references, state__in=BuildHost.HELD_STATES)
         .order_by("created_at")
         .first()
     )

@@ -20,10 +20,11 @@ def with_expiry(hosts):
 
 
 def my_build_hosts_context(user):
-    """Home: the user's active build hosts; live while one is changing."""
+    """Home: the user's build hosts that are there (running, on their way,
+    stopped); live while one is changing."""
     hosts = with_expiry(
         BuildHost.objects.filter(
-            owner=user, state__in=BuildHost.ACTIVE_STATES
+            owner=user, state__in=BuildHost.HELD_STATES
         ).select_related("endpoint")
     )
     return {
@@ -51,5 +52,7 @@ def build_form_context(form):
         "host": host,
         # A refused form always comes back, to say why.
         "buildable": host is None or host.is_running or form.is_bound,
-        "waiting": host is not None and host.state in BuildHost.WAITING_STATES,
+        # A host resumed after an idle stop comes back like a new one.
+        "waiting": host is not None
+        and (host.state in BuildHost.WAITING_STATES or host.is_resuming),
     }

@@ -14,6 +14,10 @@ class EndpointOut(Schema):
     default_image: str
     volume_store: str
     max_build_hosts: int
+    idle_minutes: int | None = Field(
+        description="its build hosts stop after this long without activity "
+        "(0 = never); null: the installation's DCHWEB_IDLE_MINUTES"
+    )
     health: str
     last_error: str
     last_probe_at: datetime | None
@@ -54,3 +58,8 @@ class EndpointIn(Schema):
     default_image: str = ""
     volume_store: str = "default"
     max_build_hosts: int = Field(10, ge=1, le=1000)
+    idle_minutes: int | None = Field(
+        None,
+        description="minutes without activity before its build hosts stop "
+        "(0 = never; a host may set its own); omitted: DCHWEB_IDLE_MINUTES",
+    )

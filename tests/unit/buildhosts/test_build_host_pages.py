@@ -415,6 +415,19 @@ def test_the_timeline_polls_only_while_the_host_is_not_settled(
         assert ("hx-trigger" in status_tag) is polls
 
 
+def test_a_stopped_host_is_looked_at_now_and_then_for_a_resume_asked_elsewhere(
+    client, developer, make_host
+):
+    host = make_host(developer, state=BuildHost.State.STOPPED)
+    client.force_login(developer)
+
+    body = client.get(f"/build-hosts/{host.pk}/", **HTMX).content.decode()
+
+    status_tag = body[: body.index(">")]
+    assert 'hx-trigger="every 5s"' in status_tag
+    assert POLL_EVERY_SECOND not in status_tag
+
+
 def test_the_timeline_shows_every_step_as_it_stands(client, developer, make_host):
     host = make_host(developer, step="create_volumes")
     now = timezone.now()
