@@ -105,6 +105,56 @@ def _execute_item(item):
         )
 
 
+def end_notices(now=None) -> list[int]:
+    """Plans whose notice ended go ahead: volumes kept by their owners are
+    left alone (KEPT), released and unanswered ones are removed like any
+    plan's. Returns the plans to run (the caller hands them to a worker)."""
+    now = now or timezone.now()
+    ended = CleanupPlan.objects.filter(
+        state=CleanupPlan.State.NOTICE, notice_ends_at__lte=now
+    )
+    return [
+        plan_id
+        for plan_id in ended.values_list("pk", flat=True)
+        if _end_notice(plan_id, now)
+    ]
+
+
+@transaction.atomic
+def _end_notice(plan_id, now) -> bool:
+    # Locked and read again: two passes at once end it once, and no answer
+    # slips in after (plans.answer locks the plan too).
+    plan = CleanupPlan.objects.select_for_update().get(pk=plan_id)
+    if plan.state != CleanupPlan.State.NOTICE:
+        return False
+    kept = list(plan.items.filter(result="", answer=CleanupItem.Answer.KEEP))
+    for item in kept:
+        item.result = CleanupItem.Result.KEPT
+        until = f"{item.keep_until:%Y-%m-%d}" if item.keep_until else "later"
+        item.detail = f"kept until {until}: {item.answer_reason}"[:1000]
+    CleanupItem.objects.bulk_update(kept, ["result", "detail"], batch_size=500)
+    answers = {
+        row["answer"]: row["n"]
+        for row in plan.items.values("answer").annotate(n=Count("id"))
+    }
+    plan.state = CleanupPlan.State.EXECUTING
+    plan.approved_by = plan.planned_by
+    plan.executed_at = now
+    plan.save(update_fields=["state", "approved_by", "executed_at"])
+    audit.record(
+        None,
+        "cleanup.notice_ended",
+        plan,
+        {
+            "kept": answers.get(CleanupItem.Answer.KEEP, 0),
+            "released": answers.get(CleanupItem.Answer.RELEASE, 0),
+            "unanswered": answers.get(CleanupItem.Answer.NONE, 0),
+        },
+        source=SYSTEM,
+    )
+    return True
+
+
 def reap_orphaned(days: int):
     """The optional policy (off unless DCHWEB_REAP_ORPHANED_VOLUMES_DAYS):
     this installation's orphaned volumes older than `days`, by the same plan

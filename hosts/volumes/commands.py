@@ -1,5 +1,6 @@
-"""The volume ledger's request side: clean-up plans made, approved and handed
-to a worker (hosts/volumes/cleanup.py carries them out)."""
+"""The volume ledger's request side: clean-up plans made, sent to the owners
+as a notice, answered, approved and handed to a worker
+(hosts/volumes/cleanup.py carries them out)."""
 
 from django.db import transaction
 
@@ -7,8 +8,14 @@ from hosts.core.queue import enqueue_on_commit
 from hosts.models import CleanupPlan
 from hosts.volumes import cleanup, tasks
 from hosts.volumes.plans import CleanupInvalid as CleanupInvalid
+from hosts.volumes.plans import answer as answer
 from hosts.volumes.plans import approve
+from hosts.volumes.plans import get_answerable_item as get_answerable_item
+from hosts.volumes.plans import get_visible_plan as get_visible_plan
 from hosts.volumes.plans import make_plan as make_plan
+from hosts.volumes.plans import notice_items_of as notice_items_of
+from hosts.volumes.plans import send_notice as send_notice
+from hosts.volumes.plans import visible_filters as visible_filters
 
 
 def execute(

@@ -1,7 +1,7 @@
-"""The volume audit page: admins only, filters, sort, pages, totals,
-fragments, the refresh it follows, and a clean-up plan made, executed and
-followed. No engine here: ledger rows are made directly, and the enqueues
-(refresh, execute_cleanup) are stubbed."""
+"""The volumes page: the whole ledger for admins, a developer's own volumes
+for them; filters, sort, pages, totals, fragments, the refresh it follows,
+and a clean-up plan made, executed and followed. No engine here: ledger rows
+are made directly, and the enqueues (refresh, execute_cleanup) are stubbed."""
 
 import re
 from datetime import UTC, datetime, timedelta
@@ -48,10 +48,19 @@ def draft_plan(admin, make_volume):
     return volumes.make_plan(admin, {"status": "orphaned"}, source="cli")
 
 
-@pytest.mark.parametrize(("method", "path"), VOLUME_PATHS)
+# What a developer may not: rescan (403), see or run an admin's plan (404).
+REFUSED_TO_A_DEVELOPER = [
+    ("get", "/volumes/refresh/", 403),
+    ("post", "/volumes/refresh/", 403),
+    ("get", "/volumes/plans/{plan}/", 404),
+    ("post", "/volumes/plans/{plan}/execute/", 404),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "status"), REFUSED_TO_A_DEVELOPER)
 @pytest.mark.parametrize("htmx", [False, True])
-def test_a_developer_gets_403_on_the_page_and_every_fragment(
-    client, developer, draft_plan, method, path, htmx
+def test_a_developer_may_not_rescan_nor_touch_an_admins_plan(
+    client, developer, draft_plan, method, path, status, htmx
 ):
     client.force_login(developer)
 
@@ -60,7 +69,7 @@ def test_a_developer_gets_403_on_the_page_and_every_fragment(
             path.format(plan=draft_plan.pk), **(HTMX if htmx else {})
         )
 
-    assert response.status_code == 403
+    assert response.status_code == status
     refresh.assert_not_called()
     draft_plan.refresh_from_db()
     assert draft_plan.state == CleanupPlan.State.DRAFT
@@ -76,9 +85,9 @@ def test_visitors_are_sent_to_the_login_page(client, draft_plan, method, path):
     assert response["Location"].startswith("/accounts/login/?next=")
 
 
-def test_admins_see_the_volumes_link_and_developers_do_not(client, developer, admin):
+def test_admins_see_the_volumes_link_and_developers_their_own(client, developer, admin):
     client.force_login(developer)
-    assert 'href="/volumes/"' not in client.get("/").content.decode()
+    assert 'href="/volumes/">My volumes</a>' in client.get("/").content.decode()
     client.force_login(admin)
     assert 'href="/volumes/">Volumes</a>' in client.get("/").content.decode()
 
@@ -664,7 +673,7 @@ def test_home_shows_the_space_a_developer_left_behind(client, developer, make_vo
     assert "Space you left behind" in html
     assert '<strong class="left-volumes">2 volumes</strong>' in html
     assert '<strong class="left-bytes">3.0\xa0GB</strong>' in html
-    assert 'href="/volumes/' not in html  # an admin's page
+    assert '<a href="/volumes/">See and clean them up</a>' in html
 
 
 def test_home_says_nothing_is_left_behind(client, developer):
