@@ -7,7 +7,8 @@ the client library's default process and platform series (and anything else
 that registers globally) stay out of dchweb's page.
 """
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -22,10 +23,15 @@ from hosts.models import (
     Build,
     BuildHost,
     BuildHostStep,
+    CleanupItem,
+    CleanupPlan,
     Endpoint,
+    Notification,
     Registry,
     Volume,
+    WebhookDelivery,
 )
+from hosts.volumes import budgets, ledger
 
 # What exposition() returns: generate_latest's default escaping writes the
 # 0.0.4 text format, and every name here is a plain legacy one.
@@ -176,6 +182,103 @@ class DatabaseCollector:
             [],
             [([], AuditEvent.objects.count())],
         )
+        yield from lifecycle_series()
+        yield from budget_series()
+
+
+def lifecycle_series():
+    """Issue 14: leases, notifications, webhook deliveries, notice answers.
+    (Stopped build hosts are a state of dchweb_build_hosts.)"""
+    now = timezone.now()
+    leased = BuildHost.objects.exclude(state__in=BuildHost.ENDED_STATES).aggregate(
+        held=Count("pk", filter=Q(lease_expires_at__gte=now)),
+        lapsed=Count("pk", filter=Q(lease_expires_at__lt=now)),
+    )
+    yield _gauge(
+        "dchweb_build_host_leases",
+        "Build hosts not yet removed that hold a heartbeat lease, by whether "
+        "it still holds or has lapsed (removal under way).",
+        ["lease"],
+        [([lease], leased[lease]) for lease in ("held", "lapsed")],
+    )
+    yield _gauge(
+        "dchweb_notifications",
+        "Notifications recorded, by event and by how their mail went.",
+        ["event", "mail_state"],
+        [
+            (list(key), n)
+            for key, n in _counts_by(
+                Notification,
+                ("event", "mail_state"),
+                [
+                    (event, state)
+                    for event in Notification.Event.values
+                    for state in Notification.MailState.values
+                ],
+            )
+        ],
+    )
+    yield _gauge(
+        "dchweb_webhook_deliveries",
+        "Webhook deliveries, by state.",
+        ["state"],
+        [
+            ([s], n)
+            for s, n in _counts(WebhookDelivery, "state", WebhookDelivery.State.values)
+        ],
+    )
+    answers = dict.fromkeys(CleanupItem.Answer.values, 0)
+    for row in (
+        CleanupItem.objects.filter(plan__state=CleanupPlan.State.NOTICE)
+        .values("answer")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        answers[row["answer"]] = row["n"]
+    yield _gauge(
+        "dchweb_cleanup_notice_items",
+        "Volumes of clean-up plans out as a notice now, by their owner's answer.",
+        ["answer"],
+        [([answer or "unanswered"], n) for answer, n in answers.items()],
+    )
+
+
+def budget_series():
+    """Kept volumes against the per-user budget (hosts/volumes/budgets.py)."""
+    budget = budgets.budget_bytes()
+    used = ledger.kept_bytes_by_owner()
+    standings = [budgets.Standing(n, budget) for n in used.values()]
+    yield _gauge(
+        "dchweb_user_budget_bytes",
+        "Bytes of volumes each user may keep (0: no budget).",
+        [],
+        [([], budget)],
+    )
+    yield _gauge(
+        "dchweb_kept_volume_bytes",
+        "Bytes each owner keeps in volumes (cache volumes, and what their "
+        "removed build hosts left), as measured.",
+        ["owner"],
+        [([owner], n) for owner, n in sorted(used.items())],
+    )
+    yield _gauge(
+        "dchweb_users_over_budget",
+        "Users at or past the warning share of their budget, and at or past "
+        "the budget itself.",
+        ["threshold"],
+        [
+            (["warning"], sum(s.warned for s in standings)),
+            (["budget"], sum(s.over for s in standings)),
+        ],
+    )
+
+
+def _counts_by(model, fields, keys):
+    """Rows per combination of `fields`, every key in `keys` present."""
+    counts = dict.fromkeys(keys, 0)
+    for row in model.objects.values(*fields).annotate(n=Count("pk")).order_by():
+        counts[tuple(row[field] for field in fields)] = row["n"]
+    return counts.items()
 
 
 # Registering does not call collect(): the registry's auto_describe is off and

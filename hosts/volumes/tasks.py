@@ -7,17 +7,20 @@ from django.conf import settings
 from hosts.core import leases
 from hosts.lib import logcontext
 from hosts.models import Endpoint
-from hosts.volumes import cleanup, ledger
+from hosts.volumes import budgets, cleanup, ledger
 
 
 @shared_task(name="hosts.tasks.refresh_volumes")
 def refresh_volumes(endpoint_id: int | None = None) -> int:
-    """Rescan the ledger (all endpoints, or one), then measure sizes."""
+    """Rescan the ledger (all endpoints, or one), then measure sizes; then
+    warn the owners who crossed 80 % of their budget."""
     results = ledger.refresh_all(endpoint_id)
     for endpoint in Endpoint.objects.enabled(endpoint_id):
         ledger.measure_sizes(endpoint)
     if settings.DCHWEB_REAP_ORPHANED_VOLUMES_DAYS and endpoint_id is None:
         ledger.reap_orphaned(settings.DCHWEB_REAP_ORPHANED_VOLUMES_DAYS)
+    # After the sizes: a crossing of 80 % of a budget is told once.
+    budgets.warn_owners()
     return sum(result.volumes for result in results)
 
 
