@@ -34,6 +34,17 @@ class BuildForm(Schema):
     build_args: str = Field("", description='JSON object: {"NAME": "value"}')
     push: bool = True
     volume_policy: str = Field("delete", description="of an ephemeral build host")
+    cache_from: list[str] = Field(
+        [],
+        description="images whose layers may serve as the build's cache, pulled "
+        "with the registry's login first (repeat the field, or space separated)",
+    )
+    target: str = Field("", description="the stage of a multi-stage build to stop at")
+    no_cache: bool = Field(False, description="use no cache at all")
+    pull: bool = Field(False, description="always pull the FROM images")
+    labels: str = Field(
+        "", description='labels on the image, a JSON object: {"NAME": "value"}'
+    )
 
 
 @router.post(
@@ -43,7 +54,9 @@ class BuildForm(Schema):
 )
 def create_build(request, form: Form[BuildForm], context: File[UploadedFile] = None):
     """multipart/form-data: `context` (tar or tar.gz) or `dockerfile_text`;
-    202: the worker builds it; follow GET /builds/{id} and its log."""
+    202: the worker builds it; follow GET /builds/{id} and its log. On a
+    build host made for it (endpoint_id), 409 `over_budget` when its volumes
+    would be kept and you keep as much as your budget already."""
     build = builds.create_build(
         request.auth, form.dict(), upload=context, request=request
     )

@@ -29,6 +29,14 @@ _LOCAL_TAG = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$"
 )
 _BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_CACHE_FROM = 10
+MAX_LABELS = 50
+MAX_LABEL_VALUE = 1000
+_TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
+# dchweb's own labels say whose a container or volume is: an image does not
+# claim them.
+_RESERVED_LABELS = "io.dchweb."
 
 
 class BuildInvalid(Invalid):
@@ -71,6 +79,7 @@ def create_build(
     registry = registry or (_registry_of(tags[0]) if push else None)
     dockerfile = _clean_dockerfile(data.get("dockerfile"))
     build_args = _build_args(data.get("build_args"))
+    options = _build_options(data)
     host, endpoint = _where(actor, data)
     context = _store_context(upload, data, dockerfile)
     try:
@@ -90,6 +99,7 @@ def create_build(
                 build_args=build_args,
                 tags=tags,
                 push=push,
+                **options,
             )
             audit.record(
                 actor,
@@ -196,6 +206,83 @@ def _build_args(value) -> dict[str, str]:
                 "build_args",
             )
     return {str(name): str(arg) for name, arg in value.items()}
+
+
+def _build_options(data) -> dict:
+    """The `docker build` options beyond the Dockerfile and its arguments."""
+    return {
+        "cache_from": _cache_from(data.get("cache_from")),
+        "target": _target(data.get("target")),
+        "no_cache": _bool(data.get("no_cache", False)),
+        "pull": _bool(data.get("pull", False)),
+        "labels": _labels(data.get("labels")),
+    }
+
+
+def _cache_from(value) -> list[str]:
+    """Image names, as a list or space/comma separated (either or both)."""
+    if value in (None, ""):
+        return []
+    parts = [value] if isinstance(value, str) else list(value)
+    images = [
+        image for part in parts for image in re.split(r"[\s,]+", str(part)) if image
+    ]
+    if len(images) > MAX_CACHE_FROM:
+        raise BuildInvalid(f"at most {MAX_CACHE_FROM} cache images", "cache_from")
+    for image in images:
+        if not _LOCAL_TAG.match(image):
+            raise BuildInvalid(
+                f"{image!r} is not an image name (cache images are named like "
+                "tags: <registry>/<project>/<name>:<tag>)",
+                "cache_from",
+            )
+    return list(dict.fromkeys(images))
+
+
+def _target(value) -> str:
+    target = str(value or "").strip()
+    if target and not _TARGET.match(target):
+        raise BuildInvalid(
+            f"{target!r} is not a stage name (the name after AS in a FROM line)",
+            "target",
+        )
+    return target
+
+
+def _labels(value) -> dict[str, str]:
+    shape = 'the labels are a JSON object: {"org.example.team": "web"}'
+    if value in (None, ""):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise BuildInvalid(shape, "labels") from None
+    if not isinstance(value, dict):
+        raise BuildInvalid(shape, "labels")
+    if len(value) > MAX_LABELS:
+        raise BuildInvalid(f"at most {MAX_LABELS} labels", "labels")
+    for key, text in value.items():
+        _check_label(str(key), text)
+    return {str(key): str(text) for key, text in value.items()}
+
+
+def _check_label(key, text):
+    if not _LABEL_KEY.match(key):
+        raise BuildInvalid(
+            f"label {key!r}: names are letters, digits, dots, dashes and slashes",
+            "labels",
+        )
+    if key.startswith(_RESERVED_LABELS):
+        raise BuildInvalid(
+            f"label {key!r}: names that start with {_RESERVED_LABELS} are dchweb's own",
+            "labels",
+        )
+    if not isinstance(text, str | int | float) or len(str(text)) > MAX_LABEL_VALUE:
+        raise BuildInvalid(
+            f"label {key!r}: values are text of at most {MAX_LABEL_VALUE} characters",
+            "labels",
+        )
 
 
 def _where(actor, data):

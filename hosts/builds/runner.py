@@ -22,6 +22,7 @@ from hosts.builds import logs as buildlogs
 from hosts.core import audit, leases
 from hosts.lib import registry_check, registry_manifests
 from hosts.models import AuditEvent, Build, BuildHost, BuildHostImage, PushedImage
+from hosts.notifications import outbox, payloads
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +214,7 @@ def _build(build, host, watcher) -> str:
         f"--- docker build -t {build.image_ref} (Dockerfile: {build.dockerfile})\n",
     )
     connection = provisioning.host_connection(host)
+    _pull_cache_images(build, host, connection)
     try:
         image_id = engine.build_image(
             connection,
@@ -223,6 +225,7 @@ def _build(build, host, watcher) -> str:
             output=lambda text: _log(build, text),
             stop=lambda: watcher.cancelled,
             logins=_logins_for_from(build, host),
+            options=_options(build),
         )
         for tag in build.tags[1:]:
             engine.tag_image(connection, image_id, tag)
@@ -238,6 +241,32 @@ def _build(build, host, watcher) -> str:
     build.save(update_fields=["image_id", "updated_at"])
     _log(build, f"--- built {image_id}\n")
     return image_id
+
+
+def _options(build):
+    return engine.BuildOptions(
+        cache_from=tuple(build.cache_from),
+        target=build.target,
+        no_cache=build.no_cache,
+        pull=build.pull,
+        labels=tuple(build.labels.items()),
+    )
+
+
+def _pull_cache_images(build, host, connection):
+    """The classic builder reuses layers of local images only: each cache
+    image is pulled first, with its registry's login. One that cannot be
+    pulled is a note, not a failure: the build runs, without that cache."""
+    logins = {
+        registry.address: registry.auth_config()
+        for registry in host.registries.exclude(username="")
+    }
+    for image in build.cache_from:
+        _log(build, f"--- pulling the cache image {image}\n")
+        try:
+            engine.pull_image(connection, image, logins.get(image.split("/", 1)[0]))
+        except engine.EngineError as error:
+            _log(build, f"note: {image} is not used as a cache: {error.message}\n")
 
 
 def _logins_for_from(build, host):
@@ -352,6 +381,9 @@ def _finish(build, state, *, image_id="", digest="", error="", reason=""):
             {"digest": build.digest, "reason": reason, "step": build.step},
             source=SYSTEM,
         )
+        if state in (Build.State.SUCCEEDED, Build.State.FAILED):
+            event = f"build.{state}"
+            outbox.emit(event, payloads.build(event, build), owner=build.owner)
 
 
 class _CancelWatcher:

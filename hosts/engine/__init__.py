@@ -14,7 +14,9 @@ inside: this list is the adapter's whole surface, and a test that patches
     registry     the engine's own login to a registry, and what a registry said
     images       pulling an image
     inside       inside a build host: its containers, images, disk use; trim
-    containers   ContainerSpec: create, copy files in, start, status, logs, remove
+    containers   ContainerSpec: create, copy files in, start, stop, status, logs,
+                 remove
+    activity     inside a build host: its events since a time, what runs now
     volumes      create and remove volumes; who mounts one; their sizes
     inventory    the two-call listings: our labelled objects, the ledger's view;
                  one container or volume by inspect, every volume's name
@@ -23,8 +25,10 @@ inside: this list is the adapter's whole surface, and a test that patches
                  what the ledger needs read at once
 """
 
+from hosts.engine.activity import Activity, read_activity
 from hosts.engine.builds import (
     BUILD_TIMEOUT_SECONDS,
+    BuildOptions,
     build_image,
     push_image,
     stop_build_containers,
@@ -48,6 +52,7 @@ from hosts.engine.containers import (
     put_files,
     remove_container,
     start_container,
+    stop_container,
 )
 from hosts.engine.errors import (
     EngineConflict,
@@ -105,6 +110,8 @@ __all__ = [
     "TRIM_TIMEOUT_SECONDS",
     "VIC_MARKER",
     "WATCHED_EVENT_TYPES",
+    "Activity",
+    "BuildOptions",
     "Connection",
     "ContainerInside",
     "ContainerSeen",
@@ -145,12 +152,14 @@ __all__ = [
     "pull_image",
     "push_image",
     "put_files",
+    "read_activity",
     "read_inside",
     "registry_login",
     "remove_container",
     "remove_volume",
     "start_container",
     "stop_build_containers",
+    "stop_container",
     "tag_image",
     "trim",
     "volume_inventory",

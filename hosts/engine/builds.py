@@ -20,6 +20,21 @@ from hosts.engine.registry import log_in, registry_failure, registry_said
 from hosts.lib import failures
 
 BUILD_TIMEOUT_SECONDS = 3600
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildOptions:
+    """`docker build`'s options beyond the Dockerfile and its arguments. The
+    cache images must be on the engine already (pull them first): the
+    classic builder only reuses layers of local images."""
+
+    cache_from: tuple[str, ...] = ()
+    target: str = ""
+    no_cache: bool = False
+    pull: bool = False
+    labels: tuple[tuple[str, str], ...] = ()
+
+
 # Push progress ("Pushing [==>  ]") is noise in a log; these statuses are not.
 _QUIET_STATUSES = ("Pushing", "Preparing", "Waiting", "Downloading", "Extracting")
 
@@ -34,11 +49,14 @@ def build_image(
     output,
     stop,
     logins=(),
+    options=None,
 ):
     """`docker build` on the engine from a context archive on disk; every
     chunk goes to `output(text)`; `stop()` is asked between chunks. `logins`
-    (auth dicts) let FROM pull from private registries. Returns the image id.
-    An error chunk raises StreamFailed with its message."""
+    (auth dicts) let FROM pull from private registries; `options` are
+    BuildOptions. Returns the image id. An error chunk raises StreamFailed
+    with its message."""
+    options = options or BuildOptions()
     slow = dataclasses.replace(connection, timeout=BUILD_TIMEOUT_SECONDS)
     image_id = ""
     with open(context_path, "rb") as context, open_client(slow) as client:
@@ -57,6 +75,11 @@ def build_image(
                 decode=True,
                 rm=True,
                 forcerm=True,
+                cache_from=list(options.cache_from) or None,
+                target=options.target or None,
+                nocache=options.no_cache,
+                pull=options.pull,
+                labels=dict(options.labels) or None,
             )
 
         for chunk in _chunks(start, stop):

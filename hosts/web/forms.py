@@ -125,6 +125,13 @@ class EndpointForm(ServiceForm):
     max_build_hosts = forms.IntegerField(
         label="Max build hosts", min_value=1, max_value=1000, initial=10
     )
+    idle_minutes = forms.IntegerField(
+        label="Stop idle build hosts after (minutes)",
+        required=False,
+        help_text="A build host with nothing happening inside it this long is "
+        "stopped, its volumes kept. 0 = never; empty: the installation's "
+        "setting. Its owner may choose otherwise.",
+    )
 
 
 class BuildHostForm(ServiceForm):
@@ -148,6 +155,13 @@ class BuildHostForm(ServiceForm):
         label="Time to live (minutes)",
         initial=8 * 60,
         help_text="Removed when it runs out; you can extend it later.",
+    )
+    idle_minutes = forms.IntegerField(
+        label="Stop when idle for (minutes)",
+        required=False,
+        help_text="Stopped, its volumes kept, after this long with nothing "
+        "happening inside it; you resume it from its page. 0 = never; left "
+        "empty, the endpoint's setting.",
     )
     volume_policy = forms.ChoiceField(
         label="Volumes when the host is removed",
@@ -201,6 +215,7 @@ class BuildHostForm(ServiceForm):
             "name": data["name"],
             "disk_gb": data["disk_gb"],
             "ttl_minutes": data["ttl_minutes"],
+            "idle_minutes": data.get("idle_minutes"),
             "volume_policy": policy,
         }
 
@@ -259,6 +274,28 @@ class BuildForm(ServiceForm):
     push = forms.BooleanField(
         label="Push to the registry", required=False, initial=True
     )
+    target = forms.CharField(
+        label="Stage to build (optional)",
+        required=False,
+        max_length=128,
+        help_text="In a multi-stage Dockerfile: the name after AS to stop at.",
+    )
+    cache_from = forms.CharField(
+        label="Cache images (optional)",
+        required=False,
+        max_length=2000,
+        help_text="Images whose layers the build may reuse, pulled first; "
+        "separated by spaces or commas.",
+    )
+    labels = forms.CharField(
+        label="Labels on the image (JSON, optional)",
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 2, "placeholder": '{"org.example.team": "web"}'}
+        ),
+    )
+    no_cache = forms.BooleanField(label="Use no cache at all", required=False)
+    pull = forms.BooleanField(label="Always pull the FROM images", required=False)
     endpoint_id = forms.ModelChoiceField(
         label="Endpoint",
         queryset=Endpoint.objects.enabled(),
@@ -272,6 +309,9 @@ class BuildForm(ServiceForm):
     )
     build_host_id = forms.UUIDField(widget=forms.HiddenInput, required=False)
 
+    # Folded under "More options": most builds need none of them.
+    MORE_OPTIONS = ("target", "cache_from", "labels", "no_cache", "pull")
+
     def __init__(self, *args, host=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.host = host
@@ -281,6 +321,17 @@ class BuildForm(ServiceForm):
             self.fields["build_host_id"].initial = host.pk
         else:
             del self.fields["build_host_id"]
+
+    def main_fields(self):
+        return [f for f in self.visible_fields() if f.name not in self.MORE_OPTIONS]
+
+    def more_fields(self):
+        return [f for f in self.visible_fields() if f.name in self.MORE_OPTIONS]
+
+    @property
+    def more_options_used(self) -> bool:
+        """Open the fold when a refused form has something there."""
+        return any(f.errors or f.value() for f in self.more_fields())
 
     @property
     def place(self) -> str:
@@ -307,6 +358,7 @@ class BuildForm(ServiceForm):
             "dockerfile_text": "" if data.get("context") else data["dockerfile_text"],
             "build_args": data["build_args"],
             "push": data["push"],
+            **{name: data[name] for name in self.MORE_OPTIONS},
         }
         if self.host is not None:
             wanted["build_host_id"] = str(self.host.pk)

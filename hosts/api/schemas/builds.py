@@ -14,6 +14,11 @@ class BuildOut(Schema):
     tags: list[str]
     push: bool
     dockerfile: str
+    cache_from: list[str]
+    target: str
+    no_cache: bool
+    pull: bool
+    labels: dict[str, str]
     image_id: str
     digest: str
     error: str

@@ -123,7 +123,7 @@ def test_a_build_from_home_pushes_and_deploys_by_digest(
     tag = f"{registry.address}/default-project/dchweb-ui-hello:1"
     sign_in(page, live_server, "alice", "alice-password-1")
 
-    page.click("#new-build summary")
+    page.click("#new-build > details > summary")
     form = page.locator("#new-build form.build-form")
     form.locator("input[name=context]").set_input_files(str(context))
     form.locator("input[name=tag]").fill(tag)

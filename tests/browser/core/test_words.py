@@ -61,7 +61,7 @@ def test_an_upload_that_is_not_an_archive_is_refused_in_words(
     sign_in(page, live_server, "alice", "alice-password-1")
     page.goto(f"{live_server.url}/")
     form = page.locator("#new-build form")
-    page.locator("#new-build summary").click()
+    page.locator("#new-build > details > summary").click()
 
     form.locator("input[name=context]").set_input_files(
         files=[

@@ -625,6 +625,34 @@ def test_a_build_on_a_host_from_a_written_dockerfile(
     assert build.build_host == host and not build.ephemeral and not build.push
 
 
+def test_the_more_options_of_a_build_reach_it(signed_in, developer, make_host, stubbed):
+    host = make_host(developer)
+    with stubbed["committed"]():
+        signed_in.post(
+            "/builds/new/",
+            {
+                "dockerfile_text": "FROM scratch\n",
+                "dockerfile": "Dockerfile",
+                "tag": "dchweb-ui/app:1",
+                "build_host_id": str(host.pk),
+                "target": "final",
+                "cache_from": "dchweb-ui/app:0",
+                "labels": '{"team": "web"}',
+                "no_cache": "on",
+            },
+        )
+
+    build = Build.objects.get()
+    assert (build.target, build.cache_from, build.labels) == (
+        "final",
+        ["dchweb-ui/app:0"],
+        {"team": "web"},
+    )
+    assert build.no_cache and not build.pull
+    page = signed_in.get(f"/builds/{build.pk}/").content.decode()
+    assert "stage <code>final</code>" in page and "<code>team=web</code>" in page
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
@@ -636,6 +664,8 @@ def test_a_build_on_a_host_from_a_written_dockerfile(
         ({"build_args": "not json"}, "the build arguments are a JSON object"),
         ({"dockerfile": "../Dockerfile"}, "Dockerfile"),
         ({"dockerfile_text": ""}, "Upload a context archive or write a Dockerfile."),
+        ({"labels": "[]"}, "the labels are a JSON object"),
+        ({"target": "two words"}, "is not a stage name"),
     ],
 )
 def test_a_refused_build_shows_the_form_with_the_reason(

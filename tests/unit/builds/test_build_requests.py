@@ -108,6 +108,13 @@ def test_a_good_request_is_stored_and_enqueued(post, ready_host, registry, data_
         ),
         (good_context(), {"build_args": "[1, 2]"}, "build arguments are a JSON"),
         (good_context(), {"build_args": '{"bad name": "x"}'}, "build argument"),
+        (good_context(), {"target": "no spaces"}, "is not a stage name"),
+        (good_context(), {"cache_from": "Not An Image"}, "is not an image name"),
+        (good_context(), {"cache_from": " ".join(["a:1"] * 11)}, "at most 10 cache"),
+        (good_context(), {"labels": "[1]"}, "labels are a JSON object"),
+        (good_context(), {"labels": '{"bad name": "x"}'}, "names are letters"),
+        (good_context(), {"labels": '{"io.dchweb.owner": "x"}'}, "dchweb's own"),
+        (good_context(), {"labels": '{"a": "' + "x" * 1001 + '"}'}, "at most 1000"),
         (good_context(), {"build_host_id": ""}, "give build_host_id"),
         (good_context(), {"endpoint_id": 1}, "not both"),
     ],
@@ -141,6 +148,26 @@ def test_an_archive_that_unpacks_too_large_is_refused(
     answer = post(bomb, tag=TAG, build_host_id=ready_host.pk)
     assert answer.status_code == 400
     assert "unpacks to more than 1000 bytes" in answer.json()["detail"]
+
+
+def test_the_build_options_are_stored_as_given(post, ready_host, registry):
+    answer = post(
+        good_context(),
+        tag=TAG,
+        build_host_id=ready_host.pk,
+        cache_from=f"{TAG}, registry.test:5443/default-project/base:2 {TAG}",
+        target="final",
+        no_cache="true",
+        pull="true",
+        labels='{"org.example.team": "web", "build": 7}',
+    )
+
+    assert answer.status_code == 202, answer.content
+    build = Build.objects.get()
+    assert build.cache_from == [TAG, "registry.test:5443/default-project/base:2"]
+    assert (build.target, build.no_cache, build.pull) == ("final", True, True)
+    assert build.labels == {"org.example.team": "web", "build": "7"}
+    assert answer.json()["labels"] == build.labels
 
 
 def test_a_host_that_is_not_ready_is_refused(post, ready_host, registry):
