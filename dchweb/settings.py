@@ -442,6 +442,12 @@ DCHWEB_READY_TIMEOUT_SECONDS = env_int("DCHWEB_READY_TIMEOUT", 120)
 # The reconciler leaves anything younger than this alone.
 DCHWEB_RECONCILE_GRACE_SECONDS = env_int("DCHWEB_RECONCILE_GRACE", 120)
 DCHWEB_RECONCILE_INTERVAL_SECONDS = env_int("DCHWEB_RECONCILE_INTERVAL", 60)
+# Minutes without activity inside a build host before it is stopped (its
+# volumes kept, resumable), unless the host or its endpoint says: 0 = never.
+DCHWEB_IDLE_MINUTES = env_int("DCHWEB_IDLE_MINUTES", 60)
+# An owner is told (build_host.expiring) this long before their host expires;
+# 0: never. Checked by the reconciler's pass, at its interval.
+DCHWEB_EXPIRY_NOTICE_MINUTES = env_int("DCHWEB_EXPIRY_NOTICE_MINUTES", 60)
 
 # --- Builds ------------------------------------------------------------------------
 
@@ -459,6 +465,50 @@ DCHWEB_VOLUME_REFRESH_INTERVAL_SECONDS = env_int("DCHWEB_VOLUME_REFRESH_INTERVAL
 # Off (0) unless set: remove this installation's orphaned volumes older than
 # this many days, with the same plan and audit trail as an admin's clean-up.
 DCHWEB_REAP_ORPHANED_VOLUMES_DAYS = env_int("DCHWEB_REAP_ORPHANED_VOLUMES_DAYS", 0)
+# What one person may keep in volumes (cache volumes, and what their removed
+# build hosts left), in GB of 10^9 bytes: warned at 80 %, asking to keep more
+# refused at 100 % (hosts/volumes/budgets.py). 0: no budget.
+DCHWEB_USER_BUDGET_GB = env_int("DCHWEB_USER_BUDGET_GB", 50)
+
+# --- Mail (issue 14: notifications) -------------------------------------------
+
+# With an SMTP server named, mail goes there; without one (`make run`), each
+# mail is written as a file to var/mail/ so a newcomer can read what would
+# have been sent. DCHWEB_EMAIL_BACKEND forces one: smtp, file, console, or a
+# backend's dotted path.
+EMAIL_HOST = env_str("DCHWEB_EMAIL_HOST", "")
+EMAIL_PORT = env_int("DCHWEB_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("DCHWEB_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("DCHWEB_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DCHWEB_EMAIL_USE_TLS")
+# An unanswering server fails the try (retried later) instead of hanging a worker.
+EMAIL_TIMEOUT = env_int("DCHWEB_EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DCHWEB_EMAIL_FROM", "dchweb <dchweb@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_FILE_PATH = Path(env_str("DCHWEB_EMAIL_FILE_PATH", str(VAR_DIR / "mail")))
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+}
+_email_backend = env_str("DCHWEB_EMAIL_BACKEND", "smtp" if EMAIL_HOST else "file")
+EMAIL_BACKEND = _EMAIL_BACKENDS.get(_email_backend, _email_backend)
+# A mail that could not be sent is tried again by the periodic pass, at most
+# this many tries in all; a notification not dispatched this long after it
+# happened (a broker that was down) is dispatched by that pass.
+DCHWEB_MAIL_MAX_TRIES = env_int("DCHWEB_MAIL_MAX_TRIES", 3)
+# Where people open dchweb: a mail's links to the object's page start here.
+DCHWEB_PUBLIC_URL = env_str("DCHWEB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+DCHWEB_NOTIFICATION_GRACE_SECONDS = env_int("DCHWEB_NOTIFICATION_GRACE", 60)
+# An uploaded certificate this close to its end is announced to the admins, once.
+DCHWEB_CERT_EXPIRY_NOTICE_DAYS = env_int("DCHWEB_CERT_EXPIRY_NOTICE_DAYS", 30)
+
+# --- Webhooks (issue 14: notifications) ---------------------------------------
+
+# A receiver gets this long to answer each POST; a failed try waits this long
+# before the next, doubling up to 60 times as long (1 minute ... 1 hour).
+DCHWEB_WEBHOOK_TIMEOUT_SECONDS = env_int("DCHWEB_WEBHOOK_TIMEOUT", 10)
+DCHWEB_WEBHOOK_RETRY_SECONDS = env_int("DCHWEB_WEBHOOK_RETRY_SECONDS", 60)
 
 # --- Celery: where it runs (its task policy is in dchweb/celery.py) ----------
 

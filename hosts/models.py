@@ -446,13 +446,17 @@ class BuildHost(models.Model):
         State.BUSY,
         State.REMOVING,
     )
+    # A stopped host is not in ACTIVE_STATES (it frees its owner's count), but
+    # it is still its owner's: listed, its image and CA in use, resumable.
+    HELD_STATES = (*ACTIVE_STATES, State.STOPPED)
     # States the host stays in until someone acts: the pages stop polling.
-    SETTLED_STATES = (State.READY, State.REMOVED, State.FAILED)
+    SETTLED_STATES = (State.READY, State.REMOVED, State.FAILED, State.STOPPED)
     # Its container runs: builds may use it, its owner may connect.
     RUNNING_STATES = (State.READY, State.BUSY)
     # Not yet provisioned: its provision may still be under way.
     WAITING_STATES = (State.REQUESTED, State.PROVISIONING)
-    EXTENDABLE_STATES = (*WAITING_STATES, *RUNNING_STATES)
+    # Its time to live still runs while it is stopped: it may be extended.
+    EXTENDABLE_STATES = (*WAITING_STATES, *RUNNING_STATES, State.STOPPED)
     REMOVABLE_STATES = (*EXTENDABLE_STATES, State.FAILED)
     # Gone, or never there: the reconciler leaves them alone.
     ENDED_STATES = (State.REMOVED, State.FAILED)
@@ -463,6 +467,8 @@ class BuildHost(models.Model):
     DEFAULT_TTL_MINUTES = 8 * 60
     MAX_TTL_MINUTES = 7 * 24 * 60
     MAX_EXTEND_MINUTES = 7 * 24 * 60
+    # Idle stop: 0 (never) up to a time to live's longest.
+    MAX_IDLE_MINUTES = 7 * 24 * 60
     MAX_KEEP_DAYS = 365
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -564,7 +570,29 @@ class BuildHost(models.Model):
 
     @property
     def is_settled(self) -> bool:
-        return self.state in self.SETTLED_STATES
+        return self.state in self.SETTLED_STATES and not self.is_resuming
+
+    # The steps of a stopped host while a worker starts it again (its state
+    # stays "stopped" until it answers: it takes no count before it runs).
+    RESUME_STEPS = ("resume_start", "resume_wait_ready")
+
+    @property
+    def is_resuming(self) -> bool:
+        return self.state == self.State.STOPPED and self.step in self.RESUME_STEPS
+
+    @property
+    def can_resume(self) -> bool:
+        return self.state == self.State.STOPPED and not self.is_resuming
+
+    @property
+    def effective_idle_minutes(self) -> int:
+        """Minutes without activity before the host is stopped (0: never):
+        its own, else its endpoint's, else DCHWEB_IDLE_MINUTES."""
+        if self.idle_minutes is not None:
+            return self.idle_minutes
+        if self.endpoint.idle_minutes is not None:
+            return self.endpoint.idle_minutes
+        return settings.DCHWEB_IDLE_MINUTES
 
     @property
     def is_running(self) -> bool:
@@ -689,6 +717,14 @@ class Build(models.Model):
     build_args = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=list)
     push = models.BooleanField(default=True)
+    # `docker build` options (issue 13): images whose layers may serve as the
+    # cache (pulled with the registry's login first), the stage to stop at,
+    # no cache at all, always pull FROM images, labels on the image.
+    cache_from = models.JSONField(default=list, blank=True)
+    target = models.CharField(max_length=128, blank=True)
+    no_cache = models.BooleanField(default=False)
+    pull = models.BooleanField(default=False)
+    labels = models.JSONField(default=dict, blank=True)
     state = models.CharField(
         max_length=20, choices=State.choices, default=State.QUEUED, db_index=True
     )

@@ -2,6 +2,7 @@ from django.urls import path
 
 from hosts.web import (
     account,
+    account_notifications,
     audit,
     buildhosts,
     builds,
@@ -13,6 +14,7 @@ from hosts.web import (
     pushed_images,
     registries,
     volumes,
+    webhooks,
 )
 
 urlpatterns = [
@@ -23,6 +25,11 @@ urlpatterns = [
         "build-hosts/<uuid:build_host_id>/extend",
         buildhosts.build_host_extend,
         name="build_host_extend",
+    ),
+    path(
+        "build-hosts/<uuid:build_host_id>/resume",
+        buildhosts.build_host_resume,
+        name="build_host_resume",
     ),
     path(
         "build-hosts/<uuid:build_host_id>/remove",
@@ -124,18 +131,53 @@ urlpatterns = [
     ),
     path("account/tokens/", account.tokens, name="account_tokens"),
     path(
+        "account/notifications/",
+        account_notifications.notifications,
+        name="account_notifications",
+    ),
+    path(
         "account/tokens/<int:token_id>/revoke",
         account.token_revoke,
         name="account_token_revoke",
     ),
     path("volumes/", volumes.volume_list, name="volumes"),
     path("volumes/refresh/", volumes.volume_refresh, name="volume_refresh"),
+    path("volumes/notices/", volumes.notices, name="volume_notices"),
+    path(
+        "volumes/notices/<int:item_id>/keep/",
+        volumes.notice_answer,
+        {"choice": "keep"},
+        name="volume_notice_keep",
+    ),
+    path(
+        "volumes/notices/<int:item_id>/release/",
+        volumes.notice_answer,
+        {"choice": "release"},
+        name="volume_notice_release",
+    ),
     path("volumes/plans/", volumes.cleanup_plan_create, name="cleanup_plan_create"),
     path("volumes/plans/<int:plan_id>/", volumes.cleanup_plan, name="cleanup_plan"),
     path(
         "volumes/plans/<int:plan_id>/execute/",
         volumes.cleanup_plan_execute,
         name="cleanup_plan_execute",
+    ),
+    path(
+        "volumes/plans/<int:plan_id>/notice/",
+        volumes.cleanup_plan_notice,
+        name="cleanup_plan_notice",
+    ),
+    path("webhooks/", webhooks.webhooks, name="webhooks"),
+    path("webhooks/<int:webhook_id>/", webhooks.webhook, name="webhook"),
+    path(
+        "webhooks/<int:webhook_id>/delete/",
+        webhooks.webhook_delete,
+        name="webhook_delete",
+    ),
+    path(
+        "webhooks/<int:webhook_id>/deliveries/<uuid:delivery_id>/redeliver",
+        webhooks.webhook_redeliver,
+        name="webhook_redeliver",
     ),
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.metrics, name="metrics"),

@@ -16,6 +16,7 @@ from hosts.api import (
     pushed_images,
     registries,
     volumes,
+    webhooks,
 )
 from hosts.api.auth import BearerToken
 from hosts.api.parser import JsonParser
@@ -43,5 +44,6 @@ for domain in (
     images,
     pushed_images,
     volumes,
+    webhooks,
 ):
     api.add_router("/", domain.router)

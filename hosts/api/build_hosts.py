@@ -5,7 +5,12 @@ from ninja import Field, Query, Router, Schema, Status
 
 from hosts.api.auth import BearerToken, visible
 from hosts.api.schemas.build_host_inside import InsideOut, TrimOut
-from hosts.api.schemas.build_hosts import BuildHostIn, BuildHostOut, ExtendIn
+from hosts.api.schemas.build_hosts import (
+    BuildHostIn,
+    BuildHostOut,
+    ExtendIn,
+    HeartbeatOut,
+)
 from hosts.api.schemas.common import MAX_LIST_OFFSET, errors
 from hosts.buildhosts import commands as buildhosts
 from hosts.buildhosts import connect
@@ -47,7 +52,9 @@ def create_build_host(request, payload: BuildHostIn):
     """202: the worker provisions it; poll GET /build-hosts/{id} for its steps.
     With an `Idempotency-Key` header, the same key returns the same host (409
     `idempotency_key_reused` if the request differs). 409 `cap_reached` when
-    the endpoint or you have as many build hosts as allowed."""
+    the endpoint or you have as many build hosts as allowed; 409
+    `over_budget` when its volumes would be kept (keep, keep_days) and you
+    keep as much as your budget already (GET /volumes/budget)."""
     key = request.headers.get("Idempotency-Key", "")
     host, _ = buildhosts.create_build_host(
         request.auth, payload.dict(), idempotency_key=key, request=request
@@ -73,6 +80,34 @@ def get_build_host(request, build_host_id: str):
 def extend_build_host(request, build_host_id: str, payload: ExtendIn):
     host = buildhosts.get_visible(request.auth, build_host_id)
     return buildhosts.extend(request.auth, host, payload.minutes, request=request)
+
+
+@router.post(
+    "/build-hosts/{build_host_id}/heartbeat",
+    response={200: HeartbeatOut, **errors(401, 403, 404, 409)},
+    summary="Renew a build host's heartbeat lease",
+    auth=ONE_HOST,
+)
+def heartbeat(request, build_host_id: str):
+    """The lease runs `lease_seconds` from now. 409 `no_lease` for a host
+    created without one, `lease_ended` once it is removed or failed."""
+    host = buildhosts.get_visible(request.auth, build_host_id)
+    return buildhosts.heartbeat(request.auth, host)
+
+
+@router.post(
+    "/build-hosts/{build_host_id}/resume",
+    response={202: BuildHostOut, **errors(401, 403, 404, 409)},
+    summary="Start a stopped build host again",
+    auth=ONE_HOST,
+)
+def resume_build_host(request, build_host_id: str):
+    """202: a worker starts its container (on whatever port the engine
+    publishes now) and waits for its API; poll GET /build-hosts/{id} until
+    `ready`. The owner's TLS bundle still opens it. 409 `not_stopped` unless
+    the host is stopped; `cap_reached` when its owner runs as many as allowed."""
+    host = buildhosts.get_visible(request.auth, build_host_id)
+    return Status(202, buildhosts.request_resume(request.auth, host, request=request))
 
 
 @router.delete(

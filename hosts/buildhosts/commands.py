@@ -14,18 +14,24 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from hosts import engine
-from hosts.buildhosts import inside, provisioning, tasks
+from hosts.buildhosts import inside, lifetime, provisioning, tasks
 from hosts.core import audit, installation, permissions
 from hosts.core.connections import connection_for
 from hosts.core.errors import Conflict, Invalid, NotFound, Unavailable
 from hosts.core.queue import enqueue_on_commit
 from hosts.models import BuildHost, BuildHostStep, Endpoint, Registry
+from hosts.volumes import budgets
 
 # Shown on the pages when a host has less than this left.
 EXPIRY_WARNING = timedelta(minutes=30)
+# A heartbeat lease (issue 14): shorter than a CI job's slowest call between
+# two heartbeats would lose hosts in use; longer than a day is a time to live.
+MIN_LEASE_SECONDS = 30
+MAX_LEASE_SECONDS = 24 * 60 * 60
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _IMAGE = re.compile(r"^[a-z0-9][a-z0-9._:/@-]*[a-zA-Z0-9_.-]*$")
 
@@ -85,6 +91,8 @@ def create_build_host(
         if earlier is not None:
             return earlier, False
     wanted = _clean(actor, data)
+    # Volumes kept past the owner's budget: refused before anything is made.
+    budgets.check_keep_policy(actor, wanted["volume_policy"])
     engine_ids = _engine_build_host_ids(wanted["endpoint"])
     try:
         with transaction.atomic():
@@ -141,6 +149,11 @@ def _clean(actor, data: dict) -> dict:
         "ttl": timedelta(minutes=ttl),
         "volume_policy": policy,
         "keep_days": keep_days,
+        "lease_seconds": _int(
+            data, "lease_seconds", None, MIN_LEASE_SECONDS, MAX_LEASE_SECONDS
+        ),
+        # None: the endpoint's, else the installation's (BuildHost).
+        "idle_minutes": _int(data, "idle_minutes", None, 0, BuildHost.MAX_IDLE_MINUTES),
     }
 
 
@@ -214,6 +227,8 @@ _NUMBERS = {
     "ttl_minutes": ("the time to live", "minutes", lambda n: _minutes_words(n)),
     "minutes": ("the extension", "minutes", lambda n: _minutes_words(n)),
     "disk_gb": ("the disk size", "GB", lambda n: f"{n} GB"),
+    "lease_seconds": ("the lease", "seconds", lambda n: f"{n} seconds"),
+    "idle_minutes": ("the idle time", "minutes", lambda n: _minutes_words(n)),
 }
 
 
@@ -311,6 +326,7 @@ def _check_caps(actor, endpoint, engine_ids) -> None:
 
 
 def _save_new(actor, wanted, key, fingerprint) -> BuildHost:
+    now = timezone.now()
     host = BuildHost.objects.create(
         owner=actor,
         endpoint=wanted["endpoint"],
@@ -319,12 +335,27 @@ def _save_new(actor, wanted, key, fingerprint) -> BuildHost:
         disk_gb=wanted["disk_gb"],
         volume_policy=wanted["volume_policy"],
         keep_days=wanted["keep_days"],
-        expires_at=timezone.now() + wanted["ttl"],
+        idle_minutes=wanted["idle_minutes"],
+        created_at=now,
+        expires_at=now + wanted["ttl"],
+        **_first_lease(wanted["lease_seconds"], now),
         idempotency_key=key,
         request_fingerprint=fingerprint if key else "",
     )
     host.registries.set(wanted["registries"])
     return host
+
+
+def _first_lease(lease_seconds, now) -> dict:
+    """The lease counts from the request, not from ready: a holder that dies
+    while its host is provisioned frees it too. It heartbeats from the start
+    (docs/ci.md), and the pass never takes a host in its first lease."""
+    if lease_seconds is None:
+        return {}
+    return {
+        "lease_seconds": lease_seconds,
+        "lease_expires_at": now + timedelta(seconds=lease_seconds),
+    }
 
 
 def _describe(host) -> dict:
@@ -334,6 +365,7 @@ def _describe(host) -> dict:
         "image": host.image,
         "volume_policy": host.policy_label,
         "expires_at": host.expires_at.isoformat(),
+        "lease_seconds": host.lease_seconds,
     }
 
 
@@ -349,7 +381,9 @@ def extend(actor, host: BuildHost, minutes, *, source=None, request=None):
         raise BuildHostConflict(f"a {host.state} build host cannot be extended")
     start = max(host.expires_at, timezone.now())
     host.expires_at = start + timedelta(minutes=minutes)
-    host.save(update_fields=["expires_at", "updated_at"])
+    # A new expiry deserves its own notice (build_host.expiring).
+    host.expiry_notified_at = None
+    host.save(update_fields=["expires_at", "expiry_notified_at", "updated_at"])
     audit.record(
         actor,
         "build_host.extended",
@@ -359,6 +393,77 @@ def extend(actor, host: BuildHost, minutes, *, source=None, request=None):
         request=request,
     )
     return host
+
+
+def heartbeat(actor, host: BuildHost) -> BuildHost:
+    """The lease holder is alive: the lease runs `lease_seconds` from now.
+    Not audited: a CI job calls it every few seconds, and only its absence
+    changes anything (the lapse is audited, hosts/buildhosts/lifetime.py)."""
+    with transaction.atomic():
+        host = BuildHost.objects.select_for_update().get(pk=host.pk)
+        if not host.lease_seconds:
+            raise BuildHostConflict(
+                f"build host {host.name} has no lease: it was created without "
+                "lease_seconds, so it lives until it expires",
+                code="no_lease",
+            )
+        if host.state not in lifetime.LEASED_STATES:
+            raise BuildHostConflict(
+                f"build host {host.name} is {host.get_state_display().lower()}: "
+                "its lease can no longer be renewed; create a new host",
+                code="lease_ended",
+            )
+        host.lease_expires_at = timezone.now() + timedelta(seconds=host.lease_seconds)
+        host.save(update_fields=["lease_expires_at", "updated_at"])
+    return host
+
+
+def request_resume(actor, host: BuildHost, *, source=None, request=None) -> BuildHost:
+    """Start a stopped host again (its owner or an admin): a worker starts its
+    container and waits for its API. A resume under way is the answer: a
+    second click starts no second one. It takes its owner's place again, so
+    the per-user cap applies."""
+    with transaction.atomic():
+        host = BuildHost.objects.select_for_update().get(pk=host.pk)
+        if host.state != BuildHost.State.STOPPED:
+            raise BuildHostConflict(_not_resumable(host), code="not_stopped")
+        if host.is_resuming:
+            return host
+        _check_owner_cap(host.owner, resuming=True)
+        host.step = BuildHost.RESUME_STEPS[0]
+        host.error, host.error_reason = "", ""
+        host.save(update_fields=["step", "error", "error_reason", "updated_at"])
+        audit.record(
+            actor,
+            "build_host.resume_requested",
+            host,
+            {},
+            source=source,
+            request=request,
+        )
+        enqueue_on_commit(tasks.resume_build_host, str(host.pk))
+    return host
+
+
+def _not_resumable(host) -> str:
+    if host.is_running:
+        return "the build host is running already: only a stopped one can be resumed"
+    return f"the build host is {host.state}: only a stopped build host can be resumed"
+
+
+def _check_owner_cap(owner, *, resuming=False) -> None:
+    """A stopped host frees its owner's place; resuming one takes it again
+    (counting the other resumes under way)."""
+    per_user = settings.DCHWEB_MAX_BUILD_HOSTS_PER_USER
+    held = Q(state__in=BuildHost.ACTIVE_STATES)
+    if resuming:
+        held |= Q(state=BuildHost.State.STOPPED, step__in=BuildHost.RESUME_STEPS)
+    if BuildHost.objects.filter(held, owner=owner).count() >= per_user:
+        raise BuildHostConflict(
+            f"{owner.get_username()} already has {per_user} running build hosts, "
+            "the most one person may have: remove or wait for one first",
+            code="cap_reached",
+        )
 
 
 def request_removal(

@@ -20,7 +20,15 @@ from hosts import engine
 from hosts.core import audit, installation, leases
 from hosts.core.connections import connection_for
 from hosts.lib import x509
-from hosts.models import AuditEvent, BuildHost, BuildHostImage, BuildHostStep, Registry
+from hosts.models import (
+    AuditEvent,
+    Build,
+    BuildHost,
+    BuildHostImage,
+    BuildHostStep,
+    Registry,
+)
+from hosts.notifications import outbox, payloads
 from hosts.volumes import ledger
 
 logger = logging.getLogger(__name__)
@@ -189,6 +197,7 @@ def _mark_ready(host):
             {"docker_host": host.docker_host},
             source=SYSTEM,
         )
+        _tell_owner(host, "build_host.ready")
 
 
 def _fail(run, failure):
@@ -213,6 +222,7 @@ def _fail(run, failure):
             {"step": host.step, "reason": failure.reason, "error": message},
             source=SYSTEM,
         )
+        _tell_owner(host, "build_host.failed")
 
 
 def _rollback(run) -> str:
@@ -483,12 +493,14 @@ def mark_for_removal(
     delete_volumes: bool,
     *,
     action="build_host.removed",
+    reason="",
     source=None,
     request=None,
 ) -> tuple[BuildHost, bool]:
-    """Mark the host `removing` (its volumes deleted or kept) and audit it;
-    the caller removes it or enqueues its removal. Returns the host and
-    whether it was marked now (False: removed or going already)."""
+    """Mark the host `removing` (its volumes deleted or kept) and audit it,
+    with `reason` in words when nobody asked (a lapsed lease); the caller
+    removes it or enqueues its removal. Returns the host and whether it was
+    marked now (False: removed or going already)."""
     with transaction.atomic():
         host = BuildHost.objects.select_for_update().get(pk=host.pk)
         if host.state in (BuildHost.State.REMOVED, BuildHost.State.REMOVING):
@@ -501,7 +513,11 @@ def mark_for_removal(
             actor,
             action,
             host,
-            {"volumes": "delete" if delete_volumes else "keep", "was": was},
+            {
+                "volumes": "delete" if delete_volumes else "keep",
+                "was": was,
+                **({"reason": reason} if reason else {}),
+            },
             source=source or (None if request else SYSTEM),
             request=request,
         )
@@ -512,8 +528,10 @@ def reap_expired(now=None) -> list[str]:
     """Mark every host past its expiry for removal (volumes by its policy);
     returns their ids for the caller to remove."""
     now = now or timezone.now()
+    # A stopped host's time to live runs on: it goes too, volumes by policy.
     expired = BuildHost.objects.filter(
-        state__in=BuildHost.RUNNING_STATES, expires_at__lte=now
+        state__in=(*BuildHost.RUNNING_STATES, BuildHost.State.STOPPED),
+        expires_at__lte=now,
     )
     reaped = []
     for host in expired:
@@ -593,3 +611,12 @@ def _mark_removed(host):
             {"volumes": "deleted" if host.remove_volumes else "kept"},
             source=SYSTEM,
         )
+        _tell_owner(host, "build_host.removed")
+
+
+def _tell_owner(host, event):
+    """In the caller's transaction: the owner hears of it only if it sticks.
+    A host made for one build is not news: the build's own event says it."""
+    if Build.objects.filter(build_host=host, ephemeral=True).exists():
+        return
+    outbox.emit(event, payloads.build_host(event, host), owner=host.owner)

@@ -8,14 +8,16 @@ from datetime import timedelta
 from celery import shared_task
 from celery.signals import worker_ready
 
-from hosts.buildhosts import provisioning, reconciler
+from hosts.buildhosts import lifetime, provisioning, reconciler
 from hosts.buildhosts import tasks as buildhost_tasks
 from hosts.builds import runner
 from hosts.builds import tasks as build_tasks
+from hosts.certificates import expiry
 from hosts.core import leases
 from hosts.deployments import tasks as deployment_tasks
 from hosts.endpoints import tasks as endpoint_tasks
 from hosts.models import Build, BuildHost, CleanupPlan, Deployment
+from hosts.notifications import tasks as notification_tasks
 from hosts.ops import health
 from hosts.registries import tasks as registry_tasks
 from hosts.volumes import cleanup
@@ -40,6 +42,18 @@ def reconcile_endpoints() -> int:
     reconcile task per enabled endpoint."""
     resume_interrupted(grace=QUEUE_GRACE)
     reap_expired_hosts()
+    # Reading each running host's activity takes a call per host: a task of
+    # its own, so the endpoints' reconcilers do not wait for it.
+    buildhost_tasks.stop_idle_build_hosts.delay()
+    # At the reconciler's interval: a lease lapses within lease + one pass.
+    reap_lapsed_leases()
+    lifetime.notify_expiring()
+    # Webhook retries that are due, and tries whose sender died.
+    notification_tasks.resume_deliveries()
+    # Notifications whose task was lost, and mails to try again.
+    notification_tasks.resume_notifications()
+    expiry.announce_expiring()
+    end_cleanup_notices()
     # A registry or endpoint added since the last pass: its first checks.
     registry_tasks.check_unchecked_registries.delay()
     return reconciler.reconcile_all(buildhost_tasks.reconcile_endpoint.delay)
@@ -51,6 +65,24 @@ def reap_expired_hosts() -> int:
     for host_id in reaped:
         buildhost_tasks.remove_build_host.delay(host_id)
     return len(reaped)
+
+
+def reap_lapsed_leases(now=None) -> int:
+    """Mark every host whose holder stopped heartbeating for removal and
+    enqueue the removals."""
+    reaped = lifetime.reap_lapsed_leases(now)
+    for host_id in reaped:
+        buildhost_tasks.remove_build_host.delay(host_id)
+    return len(reaped)
+
+
+def end_cleanup_notices(now=None) -> int:
+    """Clean-up plans whose notice to the owners ended: carried out now,
+    kept volumes left alone."""
+    ended = cleanup.end_notices(now)
+    for plan_id in ended:
+        volume_tasks.execute_cleanup.delay(plan_id)
+    return len(ended)
 
 
 def resume_interrupted(grace=timedelta(0)) -> int:

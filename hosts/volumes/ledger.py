@@ -394,6 +394,9 @@ class VolumeFilters:
     owner: str = ""
     managed: bool | None = None
     older_than_days: int | None = None
+    # A developer's view: only this owner's volumes, whatever else is asked
+    # (hosts/volumes/plans.py: visible_filters).
+    only_owner: str = ""
 
 
 def ledger(filters: VolumeFilters):
@@ -405,6 +408,8 @@ def ledger(filters: VolumeFilters):
         found = found.filter(status=filters.status)
     if filters.owner:
         found = found.filter(owner_name=filters.owner)
+    if filters.only_owner:
+        found = found.filter(owner_name=filters.only_owner, managed=True)
     if filters.managed is not None:
         found = found.filter(managed=filters.managed)
     if filters.older_than_days:
@@ -512,6 +517,7 @@ def _cache_key(stamp, kind, filters=None):
             filters.owner,
             filters.managed,
             filters.older_than_days,
+            filters.only_owner,
         )
     return _hashed_key((stamp, kind, filters))
 
@@ -576,6 +582,73 @@ def left_behind_by(user):
     )
     summary = mine.aggregate(volumes=Count("id"), bytes=Sum("size_bytes"))
     return {"volumes": summary["volumes"] or 0, "bytes": summary["bytes"] or 0}
+
+
+# --- What owners keep (budgets: hosts/volumes/budgets.py) -----------------------------
+#
+# A volume its owner keeps: this installation's (an owner label of another
+# names someone of theirs), still on an engine, and either a cache volume
+# (kept on purpose, whatever its host) or one whose build host is gone or
+# ended (kept by its policy, or left by a host that failed). The
+# docker-data and certs of a live host (provisioning, running or stopped: a
+# stopped host may be resumed) are that host's disk, not kept yet: they count
+# once the host is removed. Sizes not measured yet count as nothing.
+KEPT_BY_OWNER = (
+    Q(present=True, managed=True)
+    & ~Q(owner_name="")
+    & (
+        Q(role="cache")
+        | Q(build_host__isnull=True)
+        | Q(build_host__state__in=BuildHost.ENDED_STATES)
+    )
+)
+
+
+def kept_volumes(owner: str = ""):
+    """The volumes owners keep (all owners', or `owner`'s)."""
+    found = Volume.objects.filter(
+        KEPT_BY_OWNER, installation=installation.installation_id()
+    )
+    return found.filter(owner_name=owner) if owner else found
+
+
+def largest_kept(owner: str, count: int) -> list[dict]:
+    """`owner`'s largest kept volumes: what removing would free most."""
+    return list(
+        kept_volumes(owner)
+        .filter(size_bytes__gt=0)
+        .order_by("-size_bytes", "name")
+        .values("name", "endpoint__name", "size_bytes")[:count]
+    )
+
+
+def kept_by(owner: str, largest: int) -> dict:
+    """`owner`'s kept `bytes` and `largest` volumes, as a page shows them:
+    computed once per state of the ledger, like the totals (a host that ends
+    without its volumes changing counts from the ledger's next change; the
+    refusals and the periodic pass read kept_bytes_by_owner, uncached)."""
+    stamp = ledger_stamp()
+    key = _hashed_key((stamp, "kept", owner, largest))
+    found = _cached([key]).get(key) if stamp is not None else None
+    if found is None:
+        found = {
+            "bytes": kept_bytes_by_owner(owner).get(owner, 0),
+            "largest": largest_kept(owner, largest),
+        }
+        if stamp is not None:
+            _cache(key, found)
+    return found
+
+
+def kept_bytes_by_owner(owner: str = "") -> dict[str, int]:
+    """Bytes each owner keeps (one aggregate), owners keeping nothing left out."""
+    rows = (
+        kept_volumes(owner)
+        .values("owner_name")
+        .annotate(bytes=Sum("size_bytes"))
+        .order_by()
+    )
+    return {row["owner_name"]: row["bytes"] or 0 for row in rows}
 
 
 # --- Clean-up plans -------------------------------------------------------------------

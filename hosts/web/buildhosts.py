@@ -15,7 +15,7 @@ from django.views.decorators.http import (
 from django.views.decorators.vary import vary_on_headers
 
 from hosts.buildhosts import commands as buildhosts
-from hosts.buildhosts import connect, provisioning
+from hosts.buildhosts import connect, lifetime, provisioning
 from hosts.core.permissions import is_admin
 from hosts.lib.downloads import attachment
 from hosts.models import BuildHost
@@ -26,7 +26,13 @@ from hosts.web.forms import BuildHostForm
 from hosts.web.htmx import open_page, page_or_fragment, wants_partial
 from hosts.web.lookups import visible_build_host
 from hosts.web.submissions import submission_key, submit
-from hosts.web.words import REASON_WORDS, STEP_LABELS, words_for
+from hosts.web.words import (
+    REASON_WORDS,
+    STEP_LABELS,
+    lease_words,
+    stopped_words,
+    words_for,
+)
 
 BUILD_HOST_LIST_SIZE = 100
 EXTEND_MINUTES = 60
@@ -135,11 +141,27 @@ def _failed_step(host):
     )
 
 
+def _lease(host):
+    """ "renewed 12 s ago, lapses in 48 s" while the host holds a lease."""
+    if not host.lease_expires_at or host.state not in lifetime.LEASED_STATES:
+        return ""
+    now = timezone.now()
+    lapses_in = (host.lease_expires_at - now).total_seconds()
+    return lease_words(host.lease_seconds - lapses_in, lapses_in)
+
+
 def _build_host_context(host):
     failed_step = _failed_step(host)
     connectable = host.is_running and bool(host.docker_host)
+    lease = _lease(host)
     return {
         "host": host,
+        "lease": lease,
+        # Live until it settles, and while a lease counts down (it may lapse).
+        "polling": not host.is_settled or bool(lease),
+        # A stopped host changes only when someone acts (a resume through the
+        # API, an extend, its expiry): looked at now and then, not every second.
+        "watching": host.state == BuildHost.State.STOPPED,
         "timeline": _timeline(host),
         "failed_step": failed_step,
         "failed_step_label": words_for(
@@ -149,6 +171,8 @@ def _build_host_context(host):
         "expiring": buildhosts.expires_soon(host),
         "can_extend": host.can_extend,
         "can_remove": host.can_remove,
+        "can_resume": host.can_resume,
+        "stopped_words": stopped_words(host) if host.state == "stopped" else "",
         "connectable": connectable,
         "has_bundle": bool(host.owner_cert_pem),
         # The commands of the "Connect" section (only a running host has them).
@@ -209,6 +233,21 @@ def build_host_extend(request, build_host_id):
         messages.success(
             request, f"Extended: it now expires {local:%Y-%m-%d %H:%M %Z}."
         )
+    return _build_host_changed(request, host)
+
+
+@require_POST
+def build_host_resume(request, build_host_id):
+    """Start a stopped host again; its status polls until it is ready. A
+    second click while it resumes starts nothing more (the command answers
+    with the resume under way)."""
+    host = visible_build_host(request.user, build_host_id)
+    try:
+        host = buildhosts.request_resume(request.user, host, request=request)
+    except errors.REFUSALS as error:
+        # Answered as extend is: the fragment (the host as it is now) with
+        # the reason as a message.
+        errors.show_as_message(request, error, "Not resumed: {}.")
     return _build_host_changed(request, host)
 
 

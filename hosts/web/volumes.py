@@ -1,6 +1,8 @@
-"""The volume audit page (admins only): the ledger with filters, sort, pages
-and totals; a background rescan the page follows until it is done; clean-up
-plans (a dry run) and their execution, followed until done.
+"""The volumes page: for admins the whole ledger, for a developer the volumes
+they left behind; with filters, sort, pages and totals; a background rescan
+(admins) the page follows until it is done; clean-up plans (a dry run) and
+their execution, followed until done (a developer's: of their own volumes);
+and the volumes a notice asks their owner about, answered Keep or Release.
 
 Views do HTTP only: hosts/volumes/ledger.py reads the ledger and plans and runs the
 clean-up. An HTMX request gets the fragment it swaps, any other the page.
@@ -13,7 +15,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, F, Max, Q
 from django.db.models.functions import Coalesce
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -27,9 +29,10 @@ from django.views.decorators.http import (
 from django.views.decorators.vary import vary_on_headers
 from kombu.exceptions import OperationalError
 
+from hosts.core.permissions import is_admin
 from hosts.models import CleanupItem, CleanupPlan, Endpoint, Volume
+from hosts.volumes import budgets, ledger, tasks
 from hosts.volumes import commands as volumes
-from hosts.volumes import ledger, tasks
 from hosts.web import errors
 from hosts.web.access import admin_required
 from hosts.web.forms import SORT_COLUMNS, VolumeFilterForm
@@ -78,17 +81,20 @@ ROW_FIELDS = (
 )
 STATUS_WORDS = dict(Volume.Status.choices)
 
-ADMINS_ONLY = admin_required("The volume audit is for admins.")
+ADMINS_ONLY = admin_required("Rescanning the engines is for admins.")
+NOTICES_TEMPLATE = "hosts/volumes/partials/my_notices.html"
+# The notices a page lists at most (the API lists each plan's all).
+NOTICES_SHOWN = 100
 
 # /volumes/ --------------------------------------------------------------------
 
 
 @require_safe
 @vary_on_headers("HX-Request")
-@ADMINS_ONLY
 def volume_list(request):
-    """The ledger: filters, sort, 50 a page, totals. The fragment (totals and
-    table) reloads itself when a rescan or a clean-up finishes."""
+    """The ledger (a developer's: their own volumes): filters, sort, 50 a
+    page, totals. The fragment (totals and table) reloads itself when a
+    rescan or a clean-up finishes."""
     form = VolumeFilterForm(request.GET)
     form.is_valid()
     partial = wants_partial(request)
@@ -96,13 +102,15 @@ def volume_list(request):
     if partial:
         return render(request, "hosts/volumes/partials/volume_ledger.html", context)
     context["filters_html"] = _filters_html(request, form, context["totals"])
+    context.update(budgets.standing_with_largest(request.user))
     context["refresh"] = {"state": "idle"}
     context["plan"] = None
+    context.update(notices_context(request.user))
     return render(request, "hosts/volumes/volumes.html", context)
 
 
 def _ledger_context(request, form, *, with_owners=False):
-    filters = form.volume_filters()
+    filters = volumes.visible_filters(request.user, form.volume_filters())
     # Totals (and the owners) come from the cache while the ledger is
     # unchanged; the page itself is one query of PAGE_SIZE rows.
     summary = ledger.totals(filters, with_owners=with_owners)
@@ -145,7 +153,9 @@ def _filters_html(request, form, summary):
     as it was typed)."""
     endpoints = tuple(Endpoint.objects.order_by("name").values_list("pk", "name"))
     asked = tuple((name, tuple(request.GET.getlist(name))) for name in form.fields)
-    context = {"form": form, "owners": summary["owners"]}
+    # A developer is not told who else has volumes.
+    owners = summary["owners"] if is_admin(request.user) else ()
+    context = {"form": form, "owners": owners}
     return _rendered_once(summary, FILTERS_TEMPLATE, context, endpoints, asked)
 
 
@@ -353,10 +363,10 @@ def _refresh_state(since, endpoint_id):
 
 
 @require_POST
-@ADMINS_ONLY
 def cleanup_plan_create(request):
     """A dry run: from the selected volumes (mode=selection, volume=<id>...)
-    or from the page's filters (mode=rule). Answers the plan fragment."""
+    or from the page's filters (mode=rule); a developer's, of their own
+    volumes only. Answers the plan fragment."""
     try:
         rule = _rule_from(request)
         # Sent twice (one submission key), one plan.
@@ -380,7 +390,7 @@ def cleanup_plan_create(request):
 def _rule_from(request):
     """make_plan's rule: named volumes (chosen one by one) or the filters."""
     if request.POST.get("mode") == "selection":
-        return _selection_rule(request.POST.getlist("volume"))
+        return _selection_rule(request.user, request.POST.getlist("volume"))
     form = VolumeFilterForm(request.POST)
     if not form.is_valid():
         field, problems = next(iter(form.errors.items()))
@@ -394,7 +404,7 @@ def _rule_from(request):
     }
 
 
-def _selection_rule(values):
+def _selection_rule(user, values):
     ids = {number for number in map(_int_or_none, values) if number is not None}
     if not ids:
         raise volumes.CleanupInvalid(
@@ -402,11 +412,10 @@ def _selection_rule(values):
         )
     if len(ids) > MAX_SELECTED:
         raise volumes.CleanupInvalid(f"select at most {MAX_SELECTED} volumes")
-    chosen = list(
-        Volume.objects.filter(pk__in=ids, present=True).values_list(
-            "endpoint_id", "name"
-        )
-    )
+    shown = Volume.objects.filter(pk__in=ids, present=True)
+    if not is_admin(user):  # another's volume is not one they could select
+        shown = shown.filter(owner_name=user.get_username(), managed=True)
+    chosen = list(shown.values_list("endpoint_id", "name"))
     if not chosen:
         raise volumes.CleanupInvalid("the selected volumes are gone from the ledger")
     return {"volumes": sorted([endpoint_id, name] for endpoint_id, name in chosen)}
@@ -414,13 +423,11 @@ def _selection_rule(values):
 
 @require_safe
 @vary_on_headers("HX-Request")
-@ADMINS_ONLY
 def cleanup_plan(request, plan_id):
-    """One plan: its volumes, reasons and bytes; while it executes, the
-    fragment polls and shows each volume's result as it comes."""
-    plan = get_object_or_404(
-        CleanupPlan.objects.select_related("planned_by"), pk=plan_id
-    )
+    """One plan (a developer's own only): its volumes, reasons and bytes;
+    while it executes, the fragment polls and shows each volume's result as
+    it comes."""
+    plan = _visible_plan(request, plan_id)
     context = _plan_context(plan)
     if not wants_partial(request):
         return render(request, "hosts/volumes/volume_plan.html", context)
@@ -431,11 +438,10 @@ def cleanup_plan(request, plan_id):
 
 
 @require_POST
-@ADMINS_ONLY
 def cleanup_plan_execute(request, plan_id):
     """Execute exactly that plan (in the worker); a plan executed already is
     a message, not an error page."""
-    plan = get_object_or_404(CleanupPlan, pk=plan_id)
+    plan = _visible_plan(request, plan_id)
     refusal = None
     try:
         plan = volumes.execute(request.user, plan, request=request)
@@ -453,6 +459,44 @@ def cleanup_plan_execute(request, plan_id):
     return render(request, "hosts/volumes/partials/cleanup_plan.html", context)
 
 
+@require_POST
+@admin_required("Asking the owners first is for admins.")
+def cleanup_plan_notice(request, plan_id):
+    """Send a draft plan to its volumes' owners (notice_days, and for how
+    long each may keep a volume): they answer Keep or Release until the
+    notice ends, then it is executed."""
+    plan = _visible_plan(request, plan_id)
+    refusal = None
+    try:
+        plan = once(
+            request.POST,
+            lambda: volumes.send_notice(
+                request.user,
+                plan,
+                _int_or_none(request.POST.get("notice_days")),
+                _int_or_none(request.POST.get("keep_days_allowed")),
+                request=request,
+            ),
+        )
+    except errors.REFUSALS as error:
+        refusal = error
+    if not wants_partial(request):
+        if refusal:
+            errors.show_as_message(request, refusal, "Not sent: {}")
+        else:
+            messages.success(request, "Sent to the owners.")
+        return redirect("cleanup_plan", plan.pk)
+    plan = CleanupPlan.objects.select_related("planned_by").get(pk=plan.pk)
+    context = _plan_context(plan)
+    context["error"] = refusal.message if refusal else ""
+    return render(request, "hosts/volumes/partials/cleanup_plan.html", context)
+
+
+def _visible_plan(request, plan_id):
+    with errors.as_error_pages():
+        return volumes.get_visible_plan(request.user, plan_id)
+
+
 def _plan_context(plan):
     results = CleanupItem.Result
     summary = plan.items.aggregate(
@@ -463,6 +507,12 @@ def _plan_context(plan):
         skipped_in_use=Count("id", filter=Q(result=results.SKIPPED_IN_USE)),
         not_found=Count("id", filter=Q(result=results.NOT_FOUND)),
         error=Count("id", filter=Q(result=results.ERROR)),
+    )
+    summary.update(
+        plan.items.aggregate(
+            kept=Count("id", filter=Q(answer=CleanupItem.Answer.KEEP)),
+            released=Count("id", filter=Q(answer=CleanupItem.Answer.RELEASE)),
+        )
     )
     executing = plan.state == CleanupPlan.State.EXECUTING
     following = executing and (
@@ -479,3 +529,63 @@ def _plan_context(plan):
         "polling": following,
         "stalled": executing and not following,
     }
+
+
+# /volumes/notices/ ----------------------------------------------------------------
+
+
+def notices_context(user):
+    """The volumes a running notice asks `user` about (on / and /volumes/)."""
+    items = list(volumes.notice_items_of(user)[: NOTICES_SHOWN + 1])
+    return {
+        "notices": items[:NOTICES_SHOWN],
+        "notices_more": len(items) > NOTICES_SHOWN,
+    }
+
+
+@require_safe
+@vary_on_headers("HX-Request")
+def notices(request):
+    """The signed-in user's volumes a notice asks about: the page, or the
+    fragment the other pages poll (a new notice shows without a reload)."""
+    context = notices_context(request.user)
+    partial = wants_partial(request)
+    # Its own page says when nothing is asked; the other pages say nothing.
+    context["notices_page"] = not partial or request.GET.get("page") == "1"
+    if partial:
+        return render(request, NOTICES_TEMPLATE, context)
+    return render(request, "hosts/volumes/notices.html", context)
+
+
+@require_POST
+def notice_answer(request, item_id, choice):
+    """Keep (with a reason and days) or Release one volume of a notice: its
+    owner (or an admin); anyone else's is not found. Sent twice (one
+    submission key), answered once."""
+    with errors.as_error_pages():
+        item = volumes.get_answerable_item(request.user, None, item_id)
+    refusal = None
+    try:
+        once(
+            request.POST,
+            lambda: volumes.answer(
+                request.user,
+                item,
+                choice,
+                reason=request.POST.get("reason", ""),
+                keep_days=_int_or_none(request.POST.get("days")),
+                request=request,
+            ),
+        )
+    except errors.REFUSALS as error:
+        refusal = error
+    if not wants_partial(request):
+        if refusal:
+            errors.show_as_message(request, refusal, "Not answered: {}")
+        else:
+            messages.success(request, f"Answered for {item.volume_name}.")
+        return redirect("volume_notices")
+    context = notices_context(request.user)
+    if refusal:
+        context["refused"] = {"item": item.pk, "message": refusal.message}
+    return render(request, NOTICES_TEMPLATE, context)

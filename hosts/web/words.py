@@ -14,6 +14,10 @@ STEP_LABELS = {
     "remove_container": "Remove the container",
     "remove_volumes": "Remove the volumes",
     "trim": "Trim: prune dangling images and build cache",
+    "lease_lapsed": "Its lease lapsed: no heartbeat came in time",
+    "stop": "Stopped: no activity inside it (volumes kept)",
+    "resume_start": "Resume: start it again",
+    "resume_wait_ready": "Resume: wait until its API answers",
 }
 
 # Failure reasons (hosts/engine/, hosts/buildhosts/provisioning.py,
@@ -104,6 +108,38 @@ def words_for(words: dict, code: str | None) -> str:
     return words.get(code, code)
 
 
+def stopped_words(host) -> str:
+    """Why a stopped host stopped, and what became of it."""
+    minutes = host.effective_idle_minutes
+    if not minutes:
+        return "Stopped; its volumes are kept."
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"Stopped after {minutes} {unit} without activity; its volumes are kept."
+
+
+def seconds_words(seconds: int) -> str:
+    """48 → "48 s", 125 → "2 min 5 s", 3720 → "1 h 2 min": a lease counts
+    in seconds, where the pages' relative times say "now"."""
+    seconds = max(int(seconds), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    return f"{seconds} s"
+
+
+def lease_words(renewed_ago: float, lapses_in: float) -> str:
+    """ "renewed 12 s ago, lapses in 48 s" (or "lapsed 3 s ago": removed at
+    the next pass)."""
+    renewed = f"renewed {seconds_words(renewed_ago)} ago"
+    if lapses_in > 0:
+        return f"{renewed}, lapses in {seconds_words(lapses_in)}"
+    lapsed = seconds_words(-lapses_in)
+    return f"{renewed}, lapsed {lapsed} ago: removed at the next check"
+
+
 def cleanup_rule_words(rule: dict, endpoint_names: dict) -> str:
     """A clean-up plan's rule (hosts/volumes/plans.py, make_plan) as a
     sentence: what it picked, never its keys. `endpoint_names`: id → name."""
@@ -135,4 +171,12 @@ AUDIT_DETAIL_LABELS = {
     "expires_at": "Expires",
     "superuser": "Superuser",
     "misses": "Listings missed",
+}
+
+# A notification's mail (/account/notifications/): "By mail: <words>".
+MAIL_STATE_WORDS = {
+    "pending": "not sent yet",
+    "sent": "sent",
+    "none": "not sent (no address, or the event is turned off)",
+    "failed": "could not be sent",
 }

@@ -15,6 +15,18 @@ class BuildHostIn(Schema):
     volume_policy: str = Field(
         "delete", description='"delete", "keep" or "keep_days:N"'
     )
+    lease_seconds: int | None = Field(
+        None,
+        description="a heartbeat lease (30 to 86400 s): unless POST "
+        ".../heartbeat renews it in time, the host is removed by its volume "
+        "policy; omitted: no lease",
+    )
+    idle_minutes: int | None = Field(
+        None,
+        description="minutes without activity inside the host before it is "
+        "stopped (volumes kept, resumable); 0 = never; omitted: the "
+        "endpoint's, else DCHWEB_IDLE_MINUTES",
+    )
 
 
 class ExtendIn(Schema):
@@ -55,6 +67,18 @@ class BuildHostOut(Schema):
     )
     created_at: datetime
     ready_at: datetime | None
+    lease_seconds: int | None = Field(description="null: the host has no lease")
+    lease_expires_at: datetime | None = Field(
+        description="removed soon after this unless a heartbeat renews the lease"
+    )
+    idle_minutes: int = Field(
+        description="minutes without activity before it is stopped (0 = never), "
+        "its own or its endpoint's or the installation's"
+    )
+    last_activity_at: datetime | None = Field(
+        description="the last activity seen inside its engine (not dchweb's checks)"
+    )
+    stopped_at: datetime | None = Field(description="when it was stopped, if it is")
 
     @staticmethod
     def resolve_id(host):
@@ -79,3 +103,11 @@ class BuildHostOut(Schema):
     @staticmethod
     def resolve_registry_ids(host):
         return [registry.pk for registry in host.registries.all()]
+
+    @staticmethod
+    def resolve_idle_minutes(host):
+        return host.effective_idle_minutes
+
+
+class HeartbeatOut(Schema):
+    lease_expires_at: datetime

@@ -3,7 +3,12 @@ from datetime import datetime
 from ninja import Field, Schema
 
 from hosts.api.schemas.common import RowId
-from hosts.volumes.plans import MAX_OLDER_THAN_DAYS
+from hosts.volumes.plans import (
+    DEFAULT_KEEP_DAYS_ALLOWED,
+    MAX_NOTICE_DAYS,
+    MAX_OLDER_THAN_DAYS,
+    MIN_NOTICE_DAYS,
+)
 
 
 class VolumeOut(Schema):
@@ -66,15 +71,45 @@ class CleanupPlanIn(Schema):
     status: str = Field("", description="orphaned (default for a rule) or dangling")
     older_than_days: int | None = Field(None, ge=0, le=MAX_OLDER_THAN_DAYS)
     owner: str = ""
+    notice_days: int | None = Field(
+        None,
+        description="admins: send the plan to the volumes' owners first; they "
+        "may keep or release each volume for this many days "
+        f"({MIN_NOTICE_DAYS} to {MAX_NOTICE_DAYS}), then it is executed",
+    )
+    keep_days_allowed: int | None = Field(
+        None,
+        description="with notice_days: for how many days at most an owner may "
+        f"keep a volume (default {DEFAULT_KEEP_DAYS_ALLOWED})",
+    )
 
 
 class CleanupItemOut(Schema):
+    id: int
     endpoint_id: int
     volume_name: str
+    owner: str
     reason: str
     size_bytes: int | None
     result: str
     detail: str
+    answer: str = Field(
+        description='the owner\'s answer to a notice: "keep", "release" or "" (none)'
+    )
+    answer_reason: str
+    keep_until: datetime | None
+    answered_at: datetime | None
+
+    @staticmethod
+    def resolve_owner(item):
+        return item.owner_name
+
+
+class KeepIn(Schema):
+    reason: str = Field(description="why the volume is kept (required)")
+    days: int = Field(
+        description="for how many days, up to the plan's keep_days_allowed"
+    )
 
 
 class CleanupPlanOut(Schema):
@@ -88,6 +123,9 @@ class CleanupPlanOut(Schema):
     created_at: datetime
     executed_at: datetime | None
     finished_at: datetime | None
+    notice_days: int | None
+    notice_ends_at: datetime | None
+    keep_days_allowed: int | None
     items: list[CleanupItemOut]
 
     @staticmethod
@@ -101,3 +139,23 @@ class CleanupPlanOut(Schema):
     @staticmethod
     def resolve_items(plan):
         return list(plan.items.all())
+
+
+class KeptVolumeOut(Schema):
+    name: str
+    endpoint: str
+    size_bytes: int
+
+
+class BudgetOut(Schema):
+    """What the caller keeps in volumes against their budget
+    (DCHWEB_USER_BUDGET_GB; budget_bytes 0: no budget)."""
+
+    used_bytes: int
+    budget_bytes: int
+    percent: int
+    warned: bool = Field(description="at 80 % of the budget or more")
+    over: bool = Field(
+        description="at the budget or past it: keeping more volumes is refused"
+    )
+    largest: list[KeptVolumeOut]

@@ -18,7 +18,15 @@ from django.utils import timezone
 
 from hosts.accounts import commands as accounts
 from hosts.api import api
-from hosts.models import Build, BuildHost, Deployment, Endpoint, PushedImage
+from hosts.models import (
+    Build,
+    BuildHost,
+    CleanupItem,
+    CleanupPlan,
+    Deployment,
+    Endpoint,
+    PushedImage,
+)
 from tests.support.world import api_token
 
 pytestmark = [pytest.mark.badinput, pytest.mark.django_db, pytest.mark.timeout(120)]
@@ -55,6 +63,8 @@ ROLE = {
     ("GET", "/api/v1/build-hosts/{build_host_id}"): ANYONE,
     ("DELETE", "/api/v1/build-hosts/{build_host_id}"): ANYONE,
     ("POST", "/api/v1/build-hosts/{build_host_id}/extend"): ANYONE,
+    ("POST", "/api/v1/build-hosts/{build_host_id}/heartbeat"): ANYONE,
+    ("POST", "/api/v1/build-hosts/{build_host_id}/resume"): ANYONE,
     ("GET", "/api/v1/build-hosts/{build_host_id}/tls-bundle"): ANYONE,
     ("GET", "/api/v1/build-hosts/{build_host_id}/inside"): ANYONE,
     ("POST", "/api/v1/build-hosts/{build_host_id}/trim"): ANYONE,
@@ -71,11 +81,21 @@ ROLE = {
     ("GET", "/api/v1/build-host-images"): ANYONE,
     ("POST", "/api/v1/build-host-images"): ADMIN,
     ("POST", "/api/v1/build-host-images/{image_id}/make-default"): ADMIN,
-    ("GET", "/api/v1/volumes"): ADMIN,
+    ("GET", "/api/v1/volumes"): ANYONE,
     ("POST", "/api/v1/volumes/refresh"): ADMIN,
-    ("POST", "/api/v1/cleanup-plans"): ADMIN,
-    ("GET", "/api/v1/cleanup-plans/{plan_id}"): ADMIN,
-    ("POST", "/api/v1/cleanup-plans/{plan_id}/execute"): ADMIN,
+    ("GET", "/api/v1/volumes/budget"): ANYONE,
+    ("POST", "/api/v1/cleanup-plans"): ANYONE,
+    ("GET", "/api/v1/cleanup-plans/{plan_id}"): ANYONE,
+    ("POST", "/api/v1/cleanup-plans/{plan_id}/execute"): ANYONE,
+    ("POST", "/api/v1/cleanup-plans/{plan_id}/items/{item_id}/keep"): ANYONE,
+    ("POST", "/api/v1/cleanup-plans/{plan_id}/items/{item_id}/release"): ANYONE,
+    ("GET", "/api/v1/webhooks"): ADMIN,
+    ("POST", "/api/v1/webhooks"): ADMIN,
+    ("GET", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): ADMIN,
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): ADMIN,
 }
 # Path parameters that name an object a developer owns; making one for `user`.
 OWNED = {
@@ -86,9 +106,18 @@ OWNED = {
         accounts.create_api_token(user, "owned", actor=None, source="cli")[0].pk
     ),
     "pushed_image_id": lambda user: str(_pushed_image(user).pk),
+    # A plan the developer made; an item (of that plan) on a volume of theirs.
+    "plan_id": lambda user: str(_cleanup_plan(user).pk),
+    "item_id": lambda user: str(_cleanup_item(user).pk),
 }
 # Path parameters that name what nobody owns (shared, or an admin's).
-UNOWNED = {"endpoint_id", "registry_id", "image_id", "plan_id"}
+UNOWNED = {
+    "endpoint_id",
+    "registry_id",
+    "image_id",
+    "webhook_id",
+    "delivery_id",
+}
 
 # What nobody should be told about before they are let in: a body that is
 # not JSON, JSON of the wrong shape, JSON with wrong types, and a query
@@ -275,4 +304,27 @@ def _pushed_image(user):
 def _deployment(user):
     return Deployment.objects.create(
         owner=user, endpoint=_endpoint(), image="127.0.0.1:1/p/app:1"
+    )
+
+
+def _cleanup_plan(user):
+    """The user's latest plan (an item's plan is the one the path names),
+    sent as a notice so that its items may be answered."""
+    plan = CleanupPlan.objects.filter(planned_by=user).first()
+    return plan or CleanupPlan.objects.create(
+        planned_by=user,
+        state=CleanupPlan.State.NOTICE,
+        notice_days=1,
+        notice_ends_at=timezone.now() + timezone.timedelta(days=1),
+        keep_days_allowed=7,
+    )
+
+
+def _cleanup_item(user):
+    return CleanupItem.objects.create(
+        plan=_cleanup_plan(user),
+        endpoint=_endpoint(),
+        volume_name=f"authz-{CleanupItem.objects.count()}",
+        reason="orphaned",
+        owner_name=user.get_username(),
     )

@@ -19,11 +19,15 @@ from hosts.models import (
     BuildHost,
     BuildHostImage,
     Certificate,
+    CleanupItem,
     CleanupPlan,
     Deployment,
     Endpoint,
+    Notification,
     PushedImage,
     Registry,
+    Webhook,
+    WebhookDelivery,
 )
 
 pytestmark = [pytest.mark.badinput, pytest.mark.django_db, pytest.mark.timeout(120)]
@@ -92,7 +96,27 @@ def rows(admin):
         "plan_id": CleanupPlan.objects.create(
             planned_by=admin, state=CleanupPlan.State.DONE
         ).pk,
+        # An item of that plan (done: an answer is refused, nothing changes).
+        "item_id": CleanupItem.objects.create(
+            plan=CleanupPlan.objects.filter(planned_by=admin).first(),
+            endpoint=endpoint,
+            volume_name="csrf",
+            reason="orphaned",
+            owner_name=admin.get_username(),
+        ).pk,
+        **_webhook_rows(),
     }
+
+
+def _webhook_rows():
+    webhook = Webhook(name="csrf", url="http://127.0.0.1:1/", events=["endpoint.on"])
+    webhook.set_secret("csrf-secret-of-16-chars")
+    webhook.save()
+    notification = Notification.objects.create(event="endpoint.on")
+    delivery = WebhookDelivery.objects.create(
+        webhook=webhook, notification=notification
+    )
+    return {"webhook_id": webhook.pk, "delivery_id": delivery.pk}
 
 
 def page_urls_to_post(rows):
@@ -149,6 +173,7 @@ def test_every_post_without_the_token_is_refused_and_with_it_is_not(session, row
     for name in (
         "build_hosts",
         "build_host_extend",
+        "build_host_resume",
         "build_host_remove",
         "endpoints",
         "endpoint_action",
@@ -160,6 +185,9 @@ def test_every_post_without_the_token_is_refused_and_with_it_is_not(session, row
         "build_cancel",
         "build_deploy",
         "build_deployment_remove",
+        "webhooks",
+        "webhook_redeliver",
+        "webhook_delete",
     ):
         assert name in accepting_post, name
 

@@ -44,11 +44,15 @@ from hosts.models import (
     Build,
     BuildHost,
     BuildHostImage,
+    CleanupItem,
     CleanupPlan,
     Deployment,
     Endpoint,
+    Notification,
     PushedImage,
     Registry,
+    Webhook,
+    WebhookDelivery,
 )
 from hosts.registries import trust as registry_checks
 from tests.support.directory import devstack_directory
@@ -60,7 +64,10 @@ pytestmark = [
     pytest.mark.timeout(180),
 ]
 
-EXAMPLES_PER_OPERATION = 25
+# Some sixty operations, each twice when its path names a row: 15 cases
+# each (plus the schema's own examples) reach every declared answer and keep
+# a run under a minute.
+EXAMPLES_PER_OPERATION = 15
 # A token refused before its request is read (expired), or one whose refusal
 # depends on the method alone (read-only): fewer cases reach every answer.
 EXAMPLES_FOR_A_REFUSED_TOKEN = 8
@@ -118,6 +125,9 @@ def real_rows(user):
         image="registry.test:5443/p/i:1",
         state=BuildHost.State.READY,
         expires_at=timezone.now() + timezone.timedelta(hours=1),
+        # A heartbeat lease: POST .../heartbeat is fuzzed past its 409.
+        lease_seconds=3600,
+        lease_expires_at=timezone.now() + timezone.timedelta(hours=1),
     )
     build = Build.objects.create(
         owner=user,
@@ -130,7 +140,23 @@ def real_rows(user):
     deployment = Deployment.objects.create(
         owner=user, endpoint=endpoint, image="127.0.0.1:1/p/app:1"
     )
-    plan = CleanupPlan.objects.create(pk=1, planned_by=user, rule={})
+    # Sent as a notice: its item may be answered (keep / release).
+    plan = CleanupPlan.objects.create(
+        pk=1,
+        planned_by=user,
+        rule={},
+        state=CleanupPlan.State.NOTICE,
+        notice_days=1,
+        notice_ends_at=timezone.now() + timezone.timedelta(days=1),
+        keep_days_allowed=7,
+    )
+    item = CleanupItem.objects.create(
+        plan=plan,
+        endpoint=endpoint,
+        volume_name="fuzz",
+        reason="orphaned",
+        owner_name=user.get_username(),
+    )
     image = BuildHostImage.objects.create(
         pk=1, ref="127.0.0.1:1/p/dch:1", base_image="x", created_by=user
     )
@@ -153,9 +179,26 @@ def real_rows(user):
         "build_id": str(build.pk),
         "deployment_id": str(deployment.pk),
         "plan_id": plan.pk,
+        "item_id": item.pk,
         "image_id": image.pk,
         "pushed_image_id": pushed.pk,
+        **webhook_rows(),
     }
+
+
+def webhook_rows():
+    """A webhook (on port 1: a redelivery only enqueues) and a delivery."""
+    webhook = Webhook(
+        pk=1, name="fuzz", url="http://127.0.0.1:1/", events=["endpoint.on"]
+    )
+    webhook.set_secret("fuzz-secret-of-16-chars")
+    webhook.save()
+    move_id_sequences_past_given_ids(Webhook)
+    notification = Notification.objects.create(event="endpoint.on")
+    delivery = WebhookDelivery.objects.create(
+        webhook=webhook, notification=notification
+    )
+    return {"webhook_id": webhook.pk, "delivery_id": str(delivery.pk)}
 
 
 def fuzz(schema, headers, mode, ids, examples=EXAMPLES_PER_OPERATION):

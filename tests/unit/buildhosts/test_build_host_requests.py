@@ -87,6 +87,8 @@ def post(django_capture_on_commit_callbacks):
         ({"ttl_minutes": 1}, "the time to live must be between 5 minutes and 7 days"),
         ({"volume_policy": "sometimes"}, 'volume_policy is "delete"'),
         ({"volume_policy": "keep_days:0"}, "kept for 1 to 365 days"),
+        ({"idle_minutes": -1}, "the idle time must be between 0 minutes and 7 days"),
+        ({"idle_minutes": 10081}, "the idle time must be between 0 minutes and"),
     ],
 )
 def test_bad_input_is_a_400_that_says_what_and_saves_nothing(
