@@ -15,11 +15,9 @@ again, and the pages poll it until it does.
 
 import contextlib
 import logging
-import time
 from collections import defaultdict
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,11 +25,11 @@ from hosts import engine
 from hosts.buildhosts.provisioning import (
     DONE,
     LEASE_BUSY,
-    PING_INTERVAL_SECONDS,
     SKIPPED,
     host_connection,
     release_lease,
     take_lease,
+    wait_answering,
 )
 from hosts.core import audit
 from hosts.core.connections import connection_for
@@ -216,7 +214,7 @@ def resume(build_host_id, worker: str) -> str:
     connection = connection_for(host.endpoint)
     try:
         _resume_step(host, START_STEP, lambda: _start(connection, host))
-        _resume_step(host, READY_STEP, lambda: _wait_ready(connection, host))
+        _resume_step(host, READY_STEP, lambda: wait_answering(connection, host))
         _mark_ready(host)
     except engine.EngineError as error:
         _resume_failed(connection, host, error.reason, error.message)
@@ -253,31 +251,6 @@ def _start(connection, host) -> str:
     BuildHost.objects.filter(pk=host.pk).update(port=status.port)
     host.port = status.port
     return host.docker_host
-
-
-def _wait_ready(connection, host) -> str:
-    deadline = time.monotonic() + settings.DCHWEB_READY_TIMEOUT_SECONDS
-    inside = host_connection(host, timeout=3)
-    last = ""
-    while time.monotonic() < deadline:
-        status = engine.container_status(connection, host.container_id)
-        if status.state in ("exited", "dead"):
-            raise engine.EngineError(
-                f"the build host stopped (exit code {status.exit_code}): "
-                f"{status.log_tail.strip()[-500:] or 'no output'}",
-                reason="host_exited",
-            )
-        try:
-            if engine.ping(inside):
-                return "answered /_ping over mutual TLS"
-        except engine.EngineError as error:
-            last = error.message
-        time.sleep(PING_INTERVAL_SECONDS)
-    raise engine.EngineError(
-        f"the build host did not answer over mutual TLS within "
-        f"{settings.DCHWEB_READY_TIMEOUT_SECONDS} s: {last or 'no answer'}",
-        reason="not_ready",
-    )
 
 
 def _mark_ready(host):

@@ -430,28 +430,35 @@ def host_connection(host, timeout=engine.DEFAULT_TIMEOUT_SECONDS) -> engine.Conn
 
 
 def _wait_ready(run):
-    host = run.host
+    return wait_answering(run.connection, run.host)
+
+
+def wait_answering(connection, host) -> str:
+    """Wait until the host's engine answers /_ping over mutual TLS (after a
+    start: provisioning's, or a resume's). Raises engine.EngineError: the
+    container exited (`host_exited`, with its last output), or no answer
+    within DCHWEB_READY_TIMEOUT_SECONDS (`not_ready`)."""
     deadline = time.monotonic() + settings.DCHWEB_READY_TIMEOUT_SECONDS
-    connection = host_connection(host, timeout=3)
+    inside = host_connection(host, timeout=3)
     last = ""
     while time.monotonic() < deadline:
-        status = engine.container_status(run.connection, host.container_id)
+        status = engine.container_status(connection, host.container_id)
         if status.state in ("exited", "dead"):
-            raise StepFailed(
-                "host_exited",
+            raise engine.EngineError(
                 f"the build host stopped (exit code {status.exit_code}): "
                 f"{status.log_tail.strip()[-500:] or 'no output'}",
+                reason="host_exited",
             )
         try:
-            if engine.ping(connection):
+            if engine.ping(inside):
                 return "answered /_ping over mutual TLS"
         except engine.EngineError as error:
             last = error.message
         time.sleep(PING_INTERVAL_SECONDS)
-    raise StepFailed(
-        "not_ready",
+    raise engine.EngineError(
         f"the build host did not answer over mutual TLS within "
         f"{settings.DCHWEB_READY_TIMEOUT_SECONDS} s: {last or 'no answer'}",
+        reason="not_ready",
     )
 
 

@@ -184,20 +184,24 @@ def _clean_dockerfile(dockerfile):
         raise BuildInvalid(error.message, "dockerfile") from None
 
 
-def _build_args(value) -> dict[str, str]:
+def _json_object(value, shape: str, field: str) -> dict:
+    """A JSON object given as text (a form) or as an object (the API)."""
     if value in (None, ""):
         return {}
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
-            raise BuildInvalid(
-                'the build arguments are a JSON object: {"NAME": "value"}', "build_args"
-            ) from None
+            raise BuildInvalid(shape, field) from None
     if not isinstance(value, dict):
-        raise BuildInvalid(
-            'the build arguments are a JSON object: {"NAME": "value"}', "build_args"
-        )
+        raise BuildInvalid(shape, field)
+    return value
+
+
+def _build_args(value) -> dict[str, str]:
+    value = _json_object(
+        value, 'the build arguments are a JSON object: {"NAME": "value"}', "build_args"
+    )
     for name, arg in value.items():
         if not _BUILD_ARG.match(str(name)) or not isinstance(arg, str | int | float):
             raise BuildInvalid(
@@ -250,16 +254,9 @@ def _target(value) -> str:
 
 
 def _labels(value) -> dict[str, str]:
-    shape = 'the labels are a JSON object: {"org.example.team": "web"}'
-    if value in (None, ""):
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise BuildInvalid(shape, "labels") from None
-    if not isinstance(value, dict):
-        raise BuildInvalid(shape, "labels")
+    value = _json_object(
+        value, 'the labels are a JSON object: {"org.example.team": "web"}', "labels"
+    )
     if len(value) > MAX_LABELS:
         raise BuildInvalid(f"at most {MAX_LABELS} labels", "labels")
     for key, text in value.items():
