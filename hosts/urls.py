@@ -170,6 +170,11 @@ urlpatterns = [
     path("webhooks/", webhooks.webhooks, name="webhooks"),
     path("webhooks/<int:webhook_id>/", webhooks.webhook, name="webhook"),
     path(
+        "webhooks/<int:webhook_id>/active/",
+        webhooks.webhook_active,
+        name="webhook_active",
+    ),
+    path(
         "webhooks/<int:webhook_id>/delete/",
         webhooks.webhook_delete,
         name="webhook_delete",

@@ -168,6 +168,27 @@ def webhook_redeliver(request, webhook_id, delivery_id):
     return render(request, DELIVERY_LOG, _log_context(found))
 
 
+@require_POST
+@admin_required(ADMINS_ONLY)
+def webhook_active(request, webhook_id):
+    """Pause sending to a webhook, or send again (what waited meanwhile goes
+    out then). The button says which it wants, so a double click or a page
+    left open changes nothing twice."""
+    found = _webhook_or_404(webhook_id)
+    wanted = request.POST.get("active") == "true"
+    if found.active != wanted:
+        notifications.update_webhook(
+            request.user, found, active=wanted, request=request
+        )
+        messages.success(
+            request,
+            f"Sending to “{found.name}” again: what waited goes out now."
+            if wanted
+            else f"Nothing is sent to “{found.name}” until you resume it.",
+        )
+    return redirect("webhook", webhook_id=found.pk)
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @admin_required(ADMINS_ONLY)
 def webhook_delete(request, webhook_id):

@@ -187,6 +187,7 @@ def test_every_post_without_the_token_is_refused_and_with_it_is_not(session, row
         "build_deployment_remove",
         "webhooks",
         "webhook_redeliver",
+        "webhook_active",
         "webhook_delete",
     ):
         assert name in accepting_post, name

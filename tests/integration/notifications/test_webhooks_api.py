@@ -242,12 +242,41 @@ def test_a_developer_gets_403_on_the_pages(client, developer, hook_with_delivery
         ("get", f"/webhooks/{webhook.pk}/delete/"),
         ("post", f"/webhooks/{webhook.pk}/delete/"),
         ("post", f"/webhooks/{webhook.pk}/deliveries/{first.pk}/redeliver"),
+        ("post", f"/webhooks/{webhook.pk}/active/"),
     ]
     for method, path in pages:
         answer = getattr(client, method)(path, {"name": "x", "url": "ftp://x"})
         assert answer.status_code == 403, (method, path)
     assert Webhook.objects.count() == 1
+    assert Webhook.objects.get().active
     assert WebhookDelivery.objects.count() == 1
+
+
+def test_an_admin_pauses_and_resumes_a_webhook_from_its_page(
+    client, admin, hook_with_delivery
+):
+    webhook, _ = hook_with_delivery
+    client.force_login(admin)
+    url = f"/webhooks/{webhook.pk}/active/"
+
+    paused = [client.post(url, {"active": "false"}, follow=True) for _ in range(2)]
+
+    webhook.refresh_from_db()
+    assert not webhook.active
+    page = paused[0].content.decode()
+    assert "Nothing is sent to" in page and "Resume sending" in page
+    # Clicked twice: changed once, audited once.
+    changes = AuditEvent.objects.filter(
+        action="webhook.updated", object_id=str(webhook.pk)
+    )
+    assert changes.count() == 1
+
+    resumed = client.post(url, {"active": "true"}, follow=True)
+
+    webhook.refresh_from_db()
+    assert webhook.active
+    assert "Pause sending" in resumed.content.decode()
+    assert changes.count() == 2
 
 
 def test_a_redeliver_clicked_twice_sends_one_delivery(
