@@ -570,7 +570,23 @@ class BuildHost(models.Model):
 
     @property
     def is_settled(self) -> bool:
-        return self.state in self.SETTLED_STATES and not self.is_resuming
+        return (
+            self.state in self.SETTLED_STATES
+            and not self.is_resuming
+            and not self.is_stopping
+        )
+
+    # The step of a ready host its owner asked to stop, until a worker has
+    # stopped it (the pages poll it meanwhile).
+    STOP_STEP = "stop"
+
+    @property
+    def is_stopping(self) -> bool:
+        return self.state == self.State.READY and self.step == self.STOP_STEP
+
+    @property
+    def can_stop(self) -> bool:
+        return self.state == self.State.READY and not self.is_stopping
 
     # The steps of a stopped host while a worker starts it again (its state
     # stays "stopped" until it answers: it takes no count before it runs).

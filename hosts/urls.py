@@ -27,6 +27,11 @@ urlpatterns = [
         name="build_host_extend",
     ),
     path(
+        "build-hosts/<uuid:build_host_id>/stop",
+        buildhosts.build_host_stop,
+        name="build_host_stop",
+    ),
+    path(
         "build-hosts/<uuid:build_host_id>/resume",
         buildhosts.build_host_resume,
         name="build_host_resume",

@@ -96,6 +96,20 @@ def heartbeat(request, build_host_id: str):
 
 
 @router.post(
+    "/build-hosts/{build_host_id}/stop",
+    response={202: BuildHostOut, **errors(401, 403, 404, 409)},
+    summary="Stop a ready build host, keeping its volumes",
+    auth=ONE_HOST,
+)
+def stop_build_host(request, build_host_id: str):
+    """202: a worker stops its container (volumes kept; the state becomes
+    `stopped`); POST .../resume starts it again. 409 `not_ready` unless the
+    host is ready (a build running on it, say)."""
+    host = buildhosts.get_visible(request.auth, build_host_id)
+    return Status(202, buildhosts.request_stop(request.auth, host, request=request))
+
+
+@router.post(
     "/build-hosts/{build_host_id}/resume",
     response={202: BuildHostOut, **errors(401, 403, 404, 409)},
     summary="Start a stopped build host again",

@@ -418,6 +418,33 @@ def heartbeat(actor, host: BuildHost) -> BuildHost:
     return host
 
 
+def request_stop(actor, host: BuildHost, *, source=None, request=None) -> BuildHost:
+    """Stop a ready host now (its owner or an admin), as an idle one is
+    stopped: container stopped, volumes kept, resumable, its place in the
+    owner's count freed. Asked twice, it stops once."""
+    with transaction.atomic():
+        host = BuildHost.objects.select_for_update().get(pk=host.pk)
+        if host.state == BuildHost.State.STOPPED or host.is_stopping:
+            return host
+        if host.state != BuildHost.State.READY:
+            raise BuildHostConflict(_not_stoppable(host), code="not_ready")
+        host.step = BuildHost.STOP_STEP
+        host.save(update_fields=["step", "updated_at"])
+        audit.record(
+            actor, "build_host.stop_requested", host, {}, source=source, request=request
+        )
+        enqueue_on_commit(
+            tasks.stop_build_host, str(host.pk), actor.get_username() if actor else ""
+        )
+    return host
+
+
+def _not_stoppable(host) -> str:
+    if host.state == BuildHost.State.BUSY:
+        return "a build runs on the build host: stop it when the build has ended"
+    return f"the build host is {host.state}: only a ready build host can be stopped"
+
+
 def request_resume(actor, host: BuildHost, *, source=None, request=None) -> BuildHost:
     """Start a stopped host again (its owner or an admin): a worker starts its
     container and waits for its API. A resume under way is the answer: a

@@ -40,7 +40,7 @@ from hosts.notifications import outbox, payloads
 logger = logging.getLogger(__name__)
 
 SYSTEM = AuditEvent.Source.TASK
-STOP_STEP = "stop"
+STOP_STEP = BuildHost.STOP_STEP
 STOPPED_EVENT = "build_host.stopped"
 START_STEP, READY_STEP = BuildHost.RESUME_STEPS
 # Someone is waiting for the answer: a host that does not answer in this is
@@ -125,6 +125,37 @@ def stop_for_idleness(host, minutes) -> bool:
     """Stop the host's container (volumes kept) and tell its owner; False if
     the host changed meanwhile (a build took it, a removal) or its engine
     refused (it stays ready; the next pass tries again)."""
+    stopped = _stop(
+        host,
+        detail=f"no activity for {minutes} minutes; volumes kept",
+        details={
+            "idle_minutes": minutes,
+            "last_activity_at": _iso(host.last_activity_at),
+        },
+        told=lambda host: describe(host, minutes),
+    )
+    if stopped:
+        logger.info("idle: stopped after %d minutes without activity", minutes)
+    return stopped
+
+
+def stop_on_request(build_host_id, asked_by: str) -> bool:
+    """Stop a ready host its owner (or an admin) asked to stop, as an idle
+    one is stopped: volumes kept, resumable."""
+    host = BuildHost.objects.select_related("endpoint", "owner").get(pk=build_host_id)
+    stopped = _stop(
+        host,
+        detail=f"stopped by {asked_by}; volumes kept",
+        details={"asked_by": asked_by},
+        told=lambda host: _told_stopped(host, asked_by),
+    )
+    if not stopped:
+        # A build took it first, or its engine refused: it stays ready.
+        BuildHost.objects.filter(pk=host.pk, step=STOP_STEP).update(step="")
+    return stopped
+
+
+def _stop(host, *, detail, details, told) -> bool:
     step = _mark_stopping(host)
     if step is None:
         return False
@@ -133,7 +164,7 @@ def stop_for_idleness(host, minutes) -> bool:
             connection_for(host.endpoint), host.container_id or host.container_name
         )
     except engine.EngineError as error:
-        logger.warning("idle: could not stop (%s): %s", error.reason, error.message)
+        logger.warning("stop: could not stop (%s): %s", error.reason, error.message)
         with transaction.atomic():
             step.finish(
                 BuildHostStep.Status.FAILED, error=error.message, reason=error.reason
@@ -143,24 +174,18 @@ def stop_for_idleness(host, minutes) -> bool:
             )
         return False
     with transaction.atomic():
-        step.finish(
-            BuildHostStep.Status.DONE,
-            detail=f"no activity for {minutes} minutes; volumes kept",
-        )
+        step.finish(BuildHostStep.Status.DONE, detail=detail)
         host.refresh_from_db()
-        audit.record(
-            None,
-            "build_host.stopped",
-            host,
-            {
-                "idle_minutes": minutes,
-                "last_activity_at": _iso(host.last_activity_at),
-            },
-            source=SYSTEM,
-        )
-        outbox.emit(STOPPED_EVENT, describe(host, minutes), owner=host.owner)
-    logger.info("idle: stopped after %d minutes without activity", minutes)
+        audit.record(None, "build_host.stopped", host, details, source=SYSTEM)
+        outbox.emit(STOPPED_EVENT, told(host), owner=host.owner)
     return True
+
+
+def _told_stopped(host, asked_by) -> dict:
+    obj = payloads.build_host(STOPPED_EVENT, host)
+    obj["stopped_by"] = asked_by
+    obj["summary"] = event_words.describe(STOPPED_EVENT, obj)
+    return obj
 
 
 def _mark_stopping(host):

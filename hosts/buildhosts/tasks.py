@@ -47,6 +47,12 @@ def stop_idle_build_hosts() -> dict:
     return idle.stop_idle_hosts()
 
 
+@shared_task(name="hosts.tasks.stop_build_host")
+def stop_build_host(build_host_id: str, asked_by: str) -> bool:
+    with logcontext.bound(build_host=build_host_id):
+        return idle.stop_on_request(build_host_id, asked_by)
+
+
 @shared_task(bind=True, max_retries=LEASE_RETRIES, name="hosts.tasks.resume_build_host")
 def resume_build_host(self, build_host_id: str) -> str:
     worker = leases.worker_identity(self.request.hostname)

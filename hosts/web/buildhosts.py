@@ -172,6 +172,7 @@ def _build_host_context(host):
         "can_extend": host.can_extend,
         "can_remove": host.can_remove,
         "can_resume": host.can_resume,
+        "can_stop": host.can_stop,
         "stopped_words": stopped_words(host) if host.state == "stopped" else "",
         "connectable": connectable,
         "has_bundle": bool(host.owner_cert_pem),
@@ -233,6 +234,18 @@ def build_host_extend(request, build_host_id):
         messages.success(
             request, f"Extended: it now expires {local:%Y-%m-%d %H:%M %Z}."
         )
+    return _build_host_changed(request, host)
+
+
+@require_POST
+def build_host_stop(request, build_host_id):
+    """Stop a ready host now, keeping its volumes; its status polls until a
+    worker has stopped it. A second click changes nothing more."""
+    host = visible_build_host(request.user, build_host_id)
+    try:
+        host = buildhosts.request_stop(request.user, host, request=request)
+    except errors.REFUSALS as error:
+        errors.show_as_message(request, error, "Not stopped: {}.")
     return _build_host_changed(request, host)
 
 

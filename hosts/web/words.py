@@ -15,7 +15,7 @@ STEP_LABELS = {
     "remove_volumes": "Remove the volumes",
     "trim": "Trim: prune dangling images and build cache",
     "lease_lapsed": "Its lease lapsed: no heartbeat came in time",
-    "stop": "Stopped: no activity inside it (volumes kept)",
+    "stop": "Stop the container, keeping its volumes",
     "resume_start": "Resume: start it again",
     "resume_wait_ready": "Resume: wait until its API answers",
 }

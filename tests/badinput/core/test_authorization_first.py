@@ -65,6 +65,7 @@ ROLE = {
     ("POST", "/api/v1/build-hosts/{build_host_id}/extend"): ANYONE,
     ("POST", "/api/v1/build-hosts/{build_host_id}/heartbeat"): ANYONE,
     ("POST", "/api/v1/build-hosts/{build_host_id}/resume"): ANYONE,
+    ("POST", "/api/v1/build-hosts/{build_host_id}/stop"): ANYONE,
     ("GET", "/api/v1/build-hosts/{build_host_id}/tls-bundle"): ANYONE,
     ("GET", "/api/v1/build-hosts/{build_host_id}/inside"): ANYONE,
     ("POST", "/api/v1/build-hosts/{build_host_id}/trim"): ANYONE,

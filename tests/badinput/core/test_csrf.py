@@ -174,6 +174,7 @@ def test_every_post_without_the_token_is_refused_and_with_it_is_not(session, row
         "build_hosts",
         "build_host_extend",
         "build_host_resume",
+        "build_host_stop",
         "build_host_remove",
         "endpoints",
         "endpoint_action",

@@ -31,10 +31,9 @@ def test_a_host_stopped_for_idleness_is_resumed_from_its_page(
     status = page.locator("#build-host-status")
     assert status.get_attribute("data-state") == "stopped"
     assert "Stopped after 60 minutes without activity" in status.inner_text()
-    assert (
-        "Stopped: no activity inside it"
-        in status.locator("tr[data-step='stop']").inner_text()
-    )
+    stop_row = status.locator("tr[data-step='stop']").inner_text()
+    assert "Stop the container, keeping its volumes" in stop_row
+    assert "no activity for 60 minutes" in stop_row
 
     status.get_by_role("button", name="Resume").click()
 

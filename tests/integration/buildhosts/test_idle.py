@@ -167,3 +167,53 @@ def test_a_stopped_host_frees_its_owners_place_and_its_time_to_live_still_ends(
         lambda: fresh(host).state == BuildHost.State.REMOVED, "the removal", timeout=60
     )
     assert_nothing_left(engine, host)
+
+
+def stop_path(host):
+    return f"/api/v1/build-hosts/{host.pk}/stop"
+
+
+def test_its_owner_stops_a_ready_host_and_its_volumes_stay(
+    ready_host, developer, other_developer, engine
+):
+    host = ready_host
+    bobs = world.api_token(other_developer)
+    assert api("POST", stop_path(host), bobs).status_code == 404
+    token = world.api_token(developer)
+
+    answers = [api("POST", stop_path(host), token) for _ in range(2)]
+
+    assert [answer.status_code for answer in answers] == [202, 202], answers[0].content
+    # Stopped in the database first, then on the engine: the step says when.
+    wait_until(
+        lambda: fresh(host).steps.filter(name="stop", status="done").exists(),
+        "the stop",
+        timeout=60,
+    )
+    stopped = fresh(host)
+    assert stopped.state == BuildHost.State.STOPPED
+    assert stopped.step == "" and not stopped.is_stopping
+    containers, volumes = engine_objects(engine, host)
+    assert [c.status for c in containers] == ["exited"]
+    assert sorted(v.name for v in volumes) == sorted(host.volume_names)
+    # Asked twice, stopped once.
+    step = stopped.steps.get(name="stop")
+    assert step.detail == "stopped by alice; volumes kept"
+    told = Notification.objects.get(event="build_host.stopped")
+    assert told.object["stopped_by"] == "alice"
+    # Stopped already: nothing more to stop, and a stopped host is no 409.
+    assert api("POST", stop_path(host), token).status_code == 202
+    assert fresh(host).steps.filter(name="stop").count() == 1
+
+
+def test_a_host_that_is_not_ready_is_not_stopped(ready_host, developer):
+    token = world.api_token(developer)
+    BuildHost.objects.filter(pk=ready_host.pk).update(state=BuildHost.State.BUSY)
+
+    answer = api("POST", stop_path(ready_host), token)
+
+    assert answer.status_code == 409
+    assert answer.json()["error"] == "not_ready"
+    assert "a build runs on the build host" in answer.json()["detail"]
+    assert fresh(ready_host).step == ""
+    BuildHost.objects.filter(pk=ready_host.pk).update(state=BuildHost.State.READY)

@@ -749,3 +749,41 @@ def test_developers_do_not_see_the_drift(client, developer, endpoint):
     client.force_login(developer)
 
     assert "Database / engine" not in client.get("/endpoints/").content.decode()
+
+
+def test_stop_from_the_page_polls_until_a_worker_has_stopped_the_host(
+    client, developer, make_host, stubbed_engine
+):
+    host = make_host(developer, state=BuildHost.State.READY)
+    client.force_login(developer)
+    page = client.get(f"/build-hosts/{host.pk}/").content.decode()
+    assert "Stop, keeping its volumes" in page
+
+    with (
+        mock.patch("hosts.buildhosts.tasks.stop_build_host.delay") as stop,
+        stubbed_engine["committed"](),
+    ):
+        answers = [
+            client.post(f"/build-hosts/{host.pk}/stop", **HTMX) for _ in range(2)
+        ]
+
+    stop.assert_called_once_with(str(host.pk), "alice")
+    host.refresh_from_db()
+    assert host.is_stopping and host.state == BuildHost.State.READY
+    for answer in answers:
+        body = answer.content.decode()
+        assert POLL_EVERY_SECOND in body[: body.index(">")]
+        assert "Stop, keeping its volumes" not in body
+
+
+def test_a_busy_host_is_not_stopped_and_the_page_says_why(
+    client, developer, make_host, stubbed_engine
+):
+    host = make_host(developer, state=BuildHost.State.BUSY)
+    client.force_login(developer)
+
+    with mock.patch("hosts.buildhosts.tasks.stop_build_host.delay") as stop:
+        answer = client.post(f"/build-hosts/{host.pk}/stop", follow=True)
+
+    stop.assert_not_called()
+    assert "Not stopped: a build runs on the build host" in answer.content.decode()
