@@ -13,6 +13,7 @@ from hosts.api import (
     endpoints,
     errors,
     images,
+    notifications,
     pushed_images,
     registries,
     volumes,
@@ -45,5 +46,6 @@ for domain in (
     pushed_images,
     volumes,
     webhooks,
+    notifications,
 ):
     api.add_router("/", domain.router)
