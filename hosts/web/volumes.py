@@ -447,16 +447,9 @@ def cleanup_plan_execute(request, plan_id):
         plan = volumes.execute(request.user, plan, request=request)
     except errors.REFUSALS as error:
         refusal = error
-    if not wants_partial(request):
-        if refusal:
-            errors.show_as_message(request, refusal, "Not executed: {}")
-        else:
-            messages.success(request, "Executing the plan.")
-        return redirect("cleanup_plan", plan.pk)
-    plan = CleanupPlan.objects.select_related("planned_by").get(pk=plan.pk)
-    context = _plan_context(plan)
-    context["error"] = refusal.message if refusal else ""
-    return render(request, "hosts/volumes/partials/cleanup_plan.html", context)
+    return _plan_answer(
+        request, plan, refusal, "Not executed: {}", "Executing the plan."
+    )
 
 
 @require_POST
@@ -480,11 +473,17 @@ def cleanup_plan_notice(request, plan_id):
         )
     except errors.REFUSALS as error:
         refusal = error
+    return _plan_answer(request, plan, refusal, "Not sent: {}", "Sent to the owners.")
+
+
+def _plan_answer(request, plan, refusal, refused_words, done_words):
+    """After an action on a plan: a plain form goes back to the plan's page
+    with a message; an HTMX request gets the plan again, with the refusal."""
     if not wants_partial(request):
         if refusal:
-            errors.show_as_message(request, refusal, "Not sent: {}")
+            errors.show_as_message(request, refusal, refused_words)
         else:
-            messages.success(request, "Sent to the owners.")
+            messages.success(request, done_words)
         return redirect("cleanup_plan", plan.pk)
     plan = CleanupPlan.objects.select_related("planned_by").get(pk=plan.pk)
     context = _plan_context(plan)
