@@ -21,11 +21,12 @@ run: venv devstack
 test: venv devstack lint
 	$(IN_DEVSTACK) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-## the same suite on PostgreSQL: a private cluster (devstack/postgres) and DATABASE_URL
+## the same suite on PostgreSQL: a private cluster (devstack/postgres) and DATABASE_URL;
+## tests marked `once` (the soak, the token and directory fuzz runs) ran in `make test`
 .PHONY: test-postgres
 test-postgres: venv devstack lint
 	devstack/postgres
-	set -a && . var/devstack/postgres.env && set +a && $(IN_DEVSTACK) $(VENV)/bin/pytest $(PYTEST_ARGS)
+	set -a && . var/devstack/postgres.env && set +a && $(IN_DEVSTACK) $(VENV)/bin/pytest -m "not once" $(PYTEST_ARGS)
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)

@@ -110,7 +110,10 @@ def registry_trust(request):
     else:
         pending_since = _float_or_none(request.GET.get("since"))
     matrix = registry_service.trust_matrix()
-    if pending_since is not None and _trust_done(matrix, pending_since):
+    # The POST's own answer always shows the recheck as queued, even when a
+    # quick worker has already finished: the first poll shows the result.
+    still_pending = request.method != "POST" and pending_since is not None
+    if still_pending and _trust_done(matrix, pending_since):
         pending_since = None
     context = {"matrix": matrix, "pending_since": pending_since, "error": error}
     return render(request, "hosts/registries/partials/registry_trust.html", context)
