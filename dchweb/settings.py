@@ -469,6 +469,11 @@ DCHWEB_REAP_ORPHANED_VOLUMES_DAYS = env_int("DCHWEB_REAP_ORPHANED_VOLUMES_DAYS",
 # build hosts left), in GB of 10^9 bytes: warned at 80 %, asking to keep more
 # refused at 100 % (hosts/volumes/budgets.py). 0: no budget.
 DCHWEB_USER_BUDGET_GB = env_int("DCHWEB_USER_BUDGET_GB", 50)
+# Warm pool and build cache (issue 13): a pool host older than this many
+# hours is replaced; each owner's cache volumes are kept under this many GB
+# (the least recently used evicted first; 0 = no limit).
+DCHWEB_POOL_MAX_AGE_HOURS = env_int("DCHWEB_POOL_MAX_AGE", 24)
+DCHWEB_CACHE_BUDGET_GB = env_int("DCHWEB_CACHE_BUDGET_GB", 20)
 
 # --- Mail (issue 14: notifications) -------------------------------------------
 

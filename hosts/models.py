@@ -61,6 +61,9 @@ class Endpoint(models.Model):
     # Minutes without activity before a build host here is stopped (issue 14):
     # null = the installation's DCHWEB_IDLE_MINUTES, 0 = never.
     idle_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # Warm pool (issue 13): build hosts kept ready here for whoever asks next,
+    # with the default image and every registry the endpoint trusts; 0 = none.
+    pool_size = models.PositiveIntegerField(default=0)
     # Not probed yet counts as off: nothing is scheduled on an unknown engine.
     health = models.CharField(max_length=10, choices=Health.choices, default=Health.OFF)
     last_error = models.TextField(blank=True)
@@ -437,6 +440,9 @@ class BuildHost(models.Model):
         DELETE = "delete", "Delete volumes with the host"
         KEEP = "keep", "Keep volumes"
         KEEP_DAYS = "keep_days", "Keep volumes for some days"
+        # The data volume (images, build cache) is kept as the owner's cache on
+        # this endpoint; their next host there starts on it (issue 13).
+        CACHE = "cache", "Keep the data volume as my build cache"
 
     # States in which the host occupies (or is about to occupy) the endpoint.
     ACTIVE_STATES = (
@@ -473,8 +479,13 @@ class BuildHost(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100)
+    # None: a pool host nobody has claimed yet (from_pool).
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="build_hosts"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="build_hosts",
     )
     endpoint = models.ForeignKey(
         Endpoint, on_delete=models.PROTECT, related_name="build_hosts"
@@ -530,6 +541,16 @@ class BuildHost(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # build_host.expiring is said once per expiry.
     expiry_notified_at = models.DateTimeField(null=True, blank=True)
+    # Warm pool (issue 13): provisioned ahead for nobody; claimed_at is when a
+    # request took it (its owner set then, from the database: labels cannot
+    # change on the engine).
+    from_pool = models.BooleanField(default=False)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Where the host runs and why, in words ("your cache is there", ...).
+    placement = models.CharField(max_length=300, blank=True)
+    # The owner's cache volume the host started on, mounted as its data
+    # volume instead of a new one ("": a data volume of its own).
+    cache_volume = models.CharField(max_length=255, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -555,8 +576,15 @@ class BuildHost(models.Model):
         return f"dchweb-{self.short_id}"
 
     def volume_name(self, role: str) -> str:
+        if role == "docker-data" and self.cache_volume:
+            return self.cache_volume
         suffix = {"docker-data": "data", "certs": "certs"}[role]
         return f"{self.container_name}-{suffix}"
+
+    @property
+    def is_free_pool_host(self) -> bool:
+        """Waiting in its endpoint's pool: nobody's yet."""
+        return self.from_pool and self.owner_id is None
 
     @property
     def volume_names(self) -> list[str]:
@@ -1019,6 +1047,14 @@ class Volume(models.Model):
     present = models.BooleanField(default=True, db_index=True)
     size_bytes = models.BigIntegerField(null=True, blank=True)
     size_measured_at = models.DateTimeField(null=True, blank=True)
+    # Role "cache" (issue 13): an owner's build cache, the data volume of a
+    # host removed with policy "cache". The host starting on it now (one at
+    # a time), when it was last used, and how many hosts reused it.
+    cache_host = models.ForeignKey(
+        BuildHost, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cache_last_used = models.DateTimeField(null=True, blank=True)
+    cache_reuses = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ("endpoint_id", "name")

@@ -18,13 +18,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hosts import engine
-from hosts.buildhosts import inside, lifetime, provisioning, tasks
+from hosts.buildhosts import inside, lifetime, placement, pool, provisioning, tasks
 from hosts.core import audit, installation, permissions
 from hosts.core.connections import connection_for
 from hosts.core.errors import Conflict, Invalid, NotFound, Unavailable
 from hosts.core.queue import enqueue_on_commit
 from hosts.models import BuildHost, BuildHostStep, Endpoint, Registry
-from hosts.volumes import budgets
+from hosts.volumes import budgets, caches
 
 # Shown on the pages when a host has less than this left.
 EXPIRY_WARNING = timedelta(minutes=30)
@@ -93,11 +93,13 @@ def create_build_host(
     wanted = _clean(actor, data)
     # Volumes kept past the owner's budget: refused before anything is made.
     budgets.check_keep_policy(actor, wanted["volume_policy"])
-    engine_ids = _engine_build_host_ids(wanted["endpoint"])
+    where = _place(actor, wanted)
+    wanted["endpoint"] = where.endpoint
+    wanted["image"] = _image(wanted["image"], where.endpoint)
+    engine_ids = None if where.pool_hosts else _engine_build_host_ids(where.endpoint)
     try:
         with transaction.atomic():
-            _check_caps(actor, wanted["endpoint"], engine_ids)
-            host = _save_new(actor, wanted, key, fingerprint)
+            host = _claim_or_save(actor, wanted, where, engine_ids, key, fingerprint)
             audit.record(
                 actor,
                 "build_host.created",
@@ -106,7 +108,9 @@ def create_build_host(
                 source=source,
                 request=request,
             )
-            if provision:
+            if host.from_pool:
+                enqueue_on_commit(tasks.refill_pool, host.endpoint_id)
+            elif provision:
                 enqueue_on_commit(tasks.provision_build_host, str(host.pk))
     except IntegrityError:
         # Two requests with one key at once: the loser returns the winner's.
@@ -115,6 +119,28 @@ def create_build_host(
             raise
         return earlier, False
     return host, True
+
+
+def _place(actor, wanted) -> placement.Placement:
+    try:
+        return placement.place(actor, wanted)
+    except placement.NothingFits as nothing:
+        raise BuildHostConflict(nothing.message, code="nothing_fits") from None
+
+
+def _claim_or_save(actor, wanted, where, engine_ids, key, fingerprint) -> BuildHost:
+    """A free pool host that fits, claimed (it is ready: no provisioning),
+    else a new host, on the owner's cache when there is a free one."""
+    _check_user_cap(actor)
+    if where.pool_hosts:
+        claimed = pool.claim(actor, wanted, where.pool_hosts)
+        if claimed is not None:
+            return claimed
+    _check_endpoint_cap(where.endpoint, engine_ids)
+    host = _save_new(actor, wanted, key, fingerprint, where.reason)
+    if where.cache is not None:
+        caches.take(where.cache, host)
+    return host
 
 
 def _fingerprint(data: dict) -> str:
@@ -133,7 +159,10 @@ def _earlier_request(actor, key, fingerprint):
 
 
 def _clean(actor, data: dict) -> dict:
-    endpoint = endpoint_for_request(data.get("endpoint_id"))
+    """The request, checked; its endpoint None when it names none (placement
+    chooses) and its image "" when it names none (the endpoint's default)."""
+    named = data.get("endpoint_id") not in (None, "")
+    endpoint = endpoint_for_request(data.get("endpoint_id")) if named else None
     ttl = _int(
         data, "ttl_minutes", BuildHost.DEFAULT_TTL_MINUTES, 5, BuildHost.MAX_TTL_MINUTES
     )
@@ -142,7 +171,7 @@ def _clean(actor, data: dict) -> dict:
         "endpoint": endpoint,
         "registries": _registries(data.get("registry_ids")),
         "name": _name(data.get("name"), actor),
-        "image": _image(data.get("image"), endpoint),
+        "image": _image(data.get("image"), endpoint) if data.get("image") else "",
         "disk_gb": _int(
             data, "disk_gb", BuildHost.DEFAULT_DISK_GB, 1, BuildHost.MAX_DISK_GB
         ),
@@ -298,8 +327,20 @@ def _engine_build_host_ids(endpoint) -> set[str] | None:
     }
 
 
-def _check_caps(actor, endpoint, engine_ids) -> None:
-    """Engine truth plus what is being provisioned, against both caps."""
+def _check_user_cap(actor) -> None:
+    per_user = settings.DCHWEB_MAX_BUILD_HOSTS_PER_USER
+    active = BuildHost.objects.filter(state__in=BuildHost.ACTIVE_STATES)
+    if active.filter(owner=actor).count() >= per_user:
+        raise BuildHostConflict(
+            f"you already have {per_user} build hosts, the most one person may "
+            "have: remove one first",
+            code="cap_reached",
+        )
+
+
+def _check_endpoint_cap(endpoint, engine_ids) -> None:
+    """Engine truth plus what is being provisioned, against the endpoint's
+    cap (pool hosts count: they hold a place)."""
     active = BuildHost.objects.filter(state__in=BuildHost.ACTIVE_STATES)
     on_endpoint = {
         str(pk) for pk in active.filter(endpoint=endpoint).values_list("pk", flat=True)
@@ -316,16 +357,9 @@ def _check_caps(actor, endpoint, engine_ids) -> None:
             f"its cap: remove one or try another endpoint",
             code="cap_reached",
         )
-    per_user = settings.DCHWEB_MAX_BUILD_HOSTS_PER_USER
-    if active.filter(owner=actor).count() >= per_user:
-        raise BuildHostConflict(
-            f"you already have {per_user} build hosts, the most one person may "
-            "have: remove one first",
-            code="cap_reached",
-        )
 
 
-def _save_new(actor, wanted, key, fingerprint) -> BuildHost:
+def _save_new(actor, wanted, key, fingerprint, reason="") -> BuildHost:
     now = timezone.now()
     host = BuildHost.objects.create(
         owner=actor,
@@ -341,6 +375,7 @@ def _save_new(actor, wanted, key, fingerprint) -> BuildHost:
         **_first_lease(wanted["lease_seconds"], now),
         idempotency_key=key,
         request_fingerprint=fingerprint if key else "",
+        placement=reason,
     )
     host.registries.set(wanted["registries"])
     return host

@@ -4,7 +4,7 @@ survive upgrades. Every task here is safe to run twice."""
 
 from celery import shared_task
 
-from hosts.buildhosts import idle, inside, provisioning, reconciler
+from hosts.buildhosts import idle, inside, pool, provisioning, reconciler
 from hosts.core import leases
 from hosts.lib import logcontext
 
@@ -28,6 +28,12 @@ def remove_build_host(self, build_host_id: str) -> str:
     if outcome == provisioning.LEASE_BUSY:
         raise self.retry(countdown=LEASE_RETRY_SECONDS)
     return outcome
+
+
+@shared_task(name="hosts.tasks.refill_pool")
+def refill_pool(endpoint_id: int) -> int:
+    with logcontext.bound(endpoint=endpoint_id):
+        return pool.refill(endpoint_id)
 
 
 @shared_task(name="hosts.tasks.reconcile_endpoint")

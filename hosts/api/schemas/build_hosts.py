@@ -4,7 +4,11 @@ from ninja import Field, Schema
 
 
 class BuildHostIn(Schema):
-    endpoint_id: int
+    endpoint_id: int | None = Field(
+        None,
+        description="omitted: dchweb places the host (the owner's cache, then a "
+        "free pool host, then the endpoint with the fewest running hosts)",
+    )
     registry_ids: list[int] | None = Field(
         None, description="registries the host must trust; omitted: all"
     )
@@ -13,7 +17,9 @@ class BuildHostIn(Schema):
     disk_gb: int | None = None
     ttl_minutes: int | None = None
     volume_policy: str = Field(
-        "delete", description='"delete", "keep" or "keep_days:N"'
+        "delete",
+        description='"delete", "keep", "keep_days:N" or "cache" (the data '
+        "volume is kept as the owner's build cache on this endpoint)",
     )
     lease_seconds: int | None = Field(
         None,
@@ -79,6 +85,11 @@ class BuildHostOut(Schema):
         description="the last activity seen inside its engine (not dchweb's checks)"
     )
     stopped_at: datetime | None = Field(description="when it was stopped, if it is")
+    placement: str = Field(description="the endpoint chosen and why, in words")
+    from_pool: bool = Field(description="claimed from its endpoint's warm pool")
+    cache_volume: str | None = Field(
+        description="the owner's cache volume it started on; null: none"
+    )
 
     @staticmethod
     def resolve_id(host):
@@ -86,7 +97,11 @@ class BuildHostOut(Schema):
 
     @staticmethod
     def resolve_owner(host):
-        return host.owner.get_username()
+        return host.owner.get_username() if host.owner_id else ""
+
+    @staticmethod
+    def resolve_cache_volume(host):
+        return host.cache_volume or None
 
     @staticmethod
     def resolve_steps(host):
