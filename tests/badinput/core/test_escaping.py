@@ -122,6 +122,8 @@ def assert_shown_as_text(page, url, texts):
         assert shown.count() >= 1, (url, text)
 
 
+# Escaping is the templates' work, whatever the database: once per CI run.
+@pytest.mark.once
 def test_names_and_messages_are_text_on_every_page(
     page, live_server, admin, hostile_rows
 ):
