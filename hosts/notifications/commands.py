@@ -17,6 +17,7 @@ from hosts.core import audit
 from hosts.core.errors import Conflict, Invalid, NotFound
 from hosts.core.permissions import require_admin
 from hosts.core.queue import enqueue_on_commit
+from hosts.core.unset import UNSET
 from hosts.models import Notification, Webhook, WebhookDelivery
 from hosts.notifications import delivery as deliveries
 from hosts.notifications import tasks
@@ -185,19 +186,16 @@ def create_webhook(
     return webhook, secret
 
 
-_UNSET = object()
-
-
 def update_webhook(
     actor,
     webhook: Webhook,
     *,
-    name=_UNSET,
-    url=_UNSET,
-    events=_UNSET,
-    format=_UNSET,
-    secret=_UNSET,
-    active=_UNSET,
+    name=UNSET,
+    url=UNSET,
+    events=UNSET,
+    format=UNSET,
+    secret=UNSET,
+    active=UNSET,
     source=None,
     request=None,
 ) -> Webhook:
@@ -205,20 +203,20 @@ def update_webhook(
     audited as `webhook.updated` with the names of the changed fields."""
     require_admin(actor, ADMINS_ONLY)
     wanted = {}
-    if name is not _UNSET:
+    if name is not UNSET:
         wanted["name"] = _clean_name(name)
-    if url is not _UNSET:
+    if url is not UNSET:
         wanted["url"] = clean_url(url)
-    if events is not _UNSET:
+    if events is not UNSET:
         wanted["events"] = clean_events(events)
-    if format is not _UNSET:
+    if format is not UNSET:
         wanted["format"] = _clean_format(format)
-    if active is not _UNSET:
+    if active is not UNSET:
         if not isinstance(active, bool):
             raise WebhookInvalid("active is true or false", "active")
         wanted["active"] = active
     new_secret_value = None
-    if secret is not _UNSET and secret is not None:
+    if secret is not UNSET and secret is not None:
         new_secret_value = _clean_secret(secret)
     _check_unique(wanted.get("name", webhook.name), exclude_pk=webhook.pk)
     changed = [key for key, value in wanted.items() if getattr(webhook, key) != value]

@@ -17,6 +17,7 @@ from hosts.core import audit
 from hosts.core.deletion import delete_unless_used
 from hosts.core.errors import Conflict, Invalid
 from hosts.core.queue import enqueue_on_commit
+from hosts.core.unset import UNSET
 from hosts.lib import x509
 from hosts.models import Build, BuildHost, Deployment, Endpoint, Registry, RegistryTrust
 from hosts.registries import tasks, trust
@@ -185,36 +186,33 @@ def create_registry(
     return registry
 
 
-_UNSET = object()
-
-
 def update_registry(
     actor,
     registry: Registry,
     *,
-    name=_UNSET,
-    address=_UNSET,
-    project=_UNSET,
-    ca_pem=_UNSET,
-    username=_UNSET,
-    password=_UNSET,
+    name=UNSET,
+    address=UNSET,
+    project=UNSET,
+    ca_pem=UNSET,
+    username=UNSET,
+    password=UNSET,
     source=None,
     request=None,
 ) -> Registry:
     """Change the given fields (a password of None keeps the stored one, ""
     clears it); audited as `registry.updated` with the changed field names."""
     wanted = {}
-    if name is not _UNSET:
+    if name is not UNSET:
         wanted["name"] = _clean_name(name)
-    if address is not _UNSET:
+    if address is not UNSET:
         wanted["address"] = normalize_address(address)
-    if project is not _UNSET:
+    if project is not UNSET:
         wanted["project"] = _clean_project(project)
-    if ca_pem is not _UNSET:
+    if ca_pem is not UNSET:
         wanted["ca_pem"] = _clean_ca(ca_pem)
-    if username is not _UNSET:
+    if username is not UNSET:
         wanted["username"], _ = _clean_login(username, None)
-    new_password = None if password is _UNSET else password
+    new_password = None if password is UNSET else password
     _clean_login(wanted.get("username", registry.username), new_password)
     _check_unique(
         wanted.get("name", registry.name),
