@@ -325,6 +325,8 @@ def test_every_column_but_the_seen_and_attached_times_changes_the_stamp(make_vol
     values = {
         "endpoint_id": other.pk,
         "build_host_id": None,
+        "cache_host_id": None,
+        "cache_reuses": 3,
         "labels": {"k": "v"},
         "attached_to": ["c"],
         "managed": not volume.managed,
