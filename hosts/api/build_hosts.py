@@ -54,7 +54,10 @@ def create_build_host(request, payload: BuildHostIn):
     `idempotency_key_reused` if the request differs). 409 `cap_reached` when
     the endpoint or you have as many build hosts as allowed; 409
     `over_budget` when its volumes would be kept (keep, keep_days) and you
-    keep as much as your budget already (GET /volumes/budget)."""
+    keep as much as your budget already (GET /volumes/budget). Without
+    `endpoint_id` dchweb places it (`placement` says where and why); 409
+    `nothing_fits` when no endpoint can take it, with `reasons`: each
+    endpoint's, in words."""
     key = request.headers.get("Idempotency-Key", "")
     host, _ = buildhosts.create_build_host(
         request.auth, payload.dict(), idempotency_key=key, request=request

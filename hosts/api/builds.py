@@ -26,14 +26,23 @@ class BuildForm(Schema):
     )
     build_host_id: str = Field("", description="one of your ready build hosts")
     endpoint_id: int | None = Field(
-        None, description="instead: an ephemeral build host on this endpoint"
+        None,
+        description="instead: an ephemeral build host on this endpoint; neither "
+        "this nor build_host_id: dchweb places the ephemeral host (the owner's "
+        "cache, then a free pool host, then the endpoint with the fewest "
+        "running hosts)",
     )
     registry_id: int | None = None
     dockerfile: str = "Dockerfile"
     dockerfile_text: str = Field("", description="a Dockerfile, instead of a context")
     build_args: str = Field("", description='JSON object: {"NAME": "value"}')
     push: bool = True
-    volume_policy: str = Field("delete", description="of an ephemeral build host")
+    volume_policy: str = Field(
+        "delete",
+        description='of an ephemeral build host: "delete", "keep" or "cache" '
+        "(its data volume is kept as your build cache on that endpoint; your "
+        "next build there starts on it)",
+    )
     cache_from: list[str] = Field(
         [],
         description="images whose layers may serve as the build's cache, pulled "
@@ -55,8 +64,10 @@ class BuildForm(Schema):
 def create_build(request, form: Form[BuildForm], context: File[UploadedFile] = None):
     """multipart/form-data: `context` (tar or tar.gz) or `dockerfile_text`;
     202: the worker builds it; follow GET /builds/{id} and its log. On a
-    build host made for it (endpoint_id), 409 `over_budget` when its volumes
-    would be kept and you keep as much as your budget already."""
+    build host made for it (endpoint_id, or neither it nor build_host_id),
+    409 `over_budget` when its volumes would be kept and you keep as much as
+    your budget already, 409 `nothing_fits` (with `reasons`, endpoint by
+    endpoint) when no endpoint can take it."""
     build = builds.create_build(
         request.auth, form.dict(), upload=context, request=request
     )

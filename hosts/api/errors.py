@@ -1,4 +1,5 @@
-"""The API's one error shape, `{"error": code, "detail": text}`, and the one
+"""The API's one error shape, `{"error": code, "detail": text}` (plus
+`reasons`, {name: why}, when a refusal gives one per thing tried), and the one
 place errors become answers.
 
 The project's own errors (hosts/core/errors.py) answer with the status of
@@ -46,9 +47,16 @@ def error_code(status: int) -> str:
     return ERROR_CODES.get(status, "internal" if status >= 500 else "bad_request")
 
 
-def error_body(status: int, detail: str, code: str | None = None) -> dict:
-    """The error shape, here and in hosts.middleware (errors outside ninja)."""
-    return {"error": code or error_code(status), "detail": detail}
+def error_body(
+    status: int, detail: str, code: str | None = None, reasons: dict | None = None
+) -> dict:
+    """The error shape, here and in hosts.middleware (errors outside ninja);
+    `reasons` ({name: why}) only when a refusal has them (hosts.core.errors
+    .Conflict)."""
+    body = {"error": code or error_code(status), "detail": detail}
+    if reasons:
+        body["reasons"] = reasons
+    return body
 
 
 def describe_validation_errors(errors: list[dict]) -> str:
@@ -66,9 +74,9 @@ def describe_validation_errors(errors: list[dict]) -> str:
 def install(api) -> None:
     """Register the handlers on a NinjaAPI."""
 
-    def respond(request, status, detail, code=None, headers=None):
+    def respond(request, status, detail, code=None, headers=None, reasons=None):
         response = api.create_response(
-            request, error_body(status, detail, code), status=status
+            request, error_body(status, detail, code, reasons), status=status
         )
         for name, value in (headers or {}).items():
             response[name] = value
@@ -80,7 +88,8 @@ def install(api) -> None:
             return on_unexpected(request, exc)
         # A 401 says how to authenticate (RFC 9110), whichever refusal it is.
         headers = CHALLENGE if exc.status == 401 else None
-        return respond(request, exc.status, exc.message, exc.code, headers)
+        reasons = getattr(exc, "reasons", None)
+        return respond(request, exc.status, exc.message, exc.code, headers, reasons)
 
     @api.exception_handler(AuthenticationError)
     def on_authentication_error(request, exc):

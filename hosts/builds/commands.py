@@ -82,15 +82,16 @@ def create_build(
     options = _build_options(data)
     host, endpoint = _where(actor, data)
     context = _store_context(upload, data, dockerfile)
+    ephemeral = host is None
     try:
-        if endpoint is not None:
+        if ephemeral:
             host = _ephemeral_host(actor, endpoint, data, source, request)
         with transaction.atomic():
             build = Build.objects.create(
                 owner=actor,
                 build_host=host,
-                endpoint=endpoint,
-                ephemeral=endpoint is not None,
+                endpoint=host.endpoint if ephemeral else None,
+                ephemeral=ephemeral,
                 volume_policy=host.policy_label,
                 registry=registry,
                 context_name=context.name,
@@ -283,15 +284,20 @@ def _check_label(key, text):
 
 
 def _where(actor, data):
-    """(the build host, None) or (None, the endpoint of an ephemeral host)."""
+    """(the build host, None) or (None, the endpoint of an ephemeral host),
+    that endpoint None when the request names none (dchweb places it)."""
     host_id, endpoint_id = data.get("build_host_id"), data.get("endpoint_id")
-    if bool(host_id) == bool(endpoint_id):
+    named_endpoint = endpoint_id not in (None, "")
+    if host_id and named_endpoint:
         raise BuildInvalid(
             "give build_host_id (one of your ready build hosts) or endpoint_id "
-            "(for a build host made for this build), not both",
+            "(for a build host made for this build), not both; neither: dchweb "
+            "chooses the endpoint of a build host made for this build",
             "build_host_id",
         )
-    if endpoint_id:
+    if not host_id and not named_endpoint:
+        return None, None
+    if named_endpoint:
         try:
             return None, buildhosts.endpoint_for_request(endpoint_id)
         except buildhosts.BuildHostInvalid as error:
@@ -325,7 +331,7 @@ def _store_context(upload, data, dockerfile):
 
 def _ephemeral_host(actor, endpoint, data, source, request):
     wanted = {
-        "endpoint_id": endpoint.pk,
+        "endpoint_id": endpoint.pk if endpoint is not None else None,
         "volume_policy": data.get("volume_policy") or "delete",
         "ttl_minutes": data.get("ttl_minutes") or 120,
     }

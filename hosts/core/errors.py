@@ -53,13 +53,18 @@ class Forbidden(DchwebError):
 
 
 class Conflict(DchwebError):
-    """The request cannot be met as things stand (409); `code` says why."""
+    """The request cannot be met as things stand (409); `code` says why, and
+    `reasons` ({name: why}, optional) why not for each thing tried (every
+    endpoint, when none can take a build host): the API adds them."""
 
     code = "conflict"
     status = 409
 
-    def __init__(self, message: str, code: str | None = None):
+    def __init__(
+        self, message: str, code: str | None = None, reasons: dict | None = None
+    ):
         super().__init__(message, code=code)
+        self.reasons = reasons or {}
 
 
 class Unavailable(DchwebError):

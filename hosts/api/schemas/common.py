@@ -17,6 +17,11 @@ RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 class ErrorOut(Schema):
     error: str
     detail: str
+    reasons: dict[str, str] | None = Field(
+        None,
+        description="only on some refusals: why not, thing by thing (409 "
+        "nothing_fits: each endpoint's reason)",
+    )
 
 
 def errors(*statuses: int) -> dict:

@@ -115,7 +115,7 @@ def test_a_good_request_is_stored_and_enqueued(post, ready_host, registry, data_
         (good_context(), {"labels": '{"bad name": "x"}'}, "names are letters"),
         (good_context(), {"labels": '{"io.dchweb.owner": "x"}'}, "dchweb's own"),
         (good_context(), {"labels": '{"a": "' + "x" * 1001 + '"}'}, "at most 1000"),
-        (good_context(), {"build_host_id": ""}, "give build_host_id"),
+        (good_context(), {"build_host_id": "no-such-host"}, "no build host"),
         (good_context(), {"endpoint_id": 1}, "not both"),
     ],
 )
