@@ -88,6 +88,7 @@ from hosts.engine.inventory import (
     ManagedObject,
     VolumeSeen,
     list_managed,
+    volume_exists,
     volume_inventory,
 )
 from hosts.engine.probe import VIC_MARKER, ProbeResult, _vic_volume_stores, ping, probe
@@ -162,6 +163,7 @@ __all__ = [
     "stop_container",
     "tag_image",
     "trim",
+    "volume_exists",
     "volume_inventory",
     "volume_sizes",
     "volume_users",

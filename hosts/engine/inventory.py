@@ -159,6 +159,12 @@ def inspect_volume(client, name):
     return None if found is None else _volume_seen(found)
 
 
+def volume_exists(connection, name) -> bool:
+    """Whether the engine still has volume `name` (one inspect)."""
+    with open_client(connection) as client:
+        return _inspected(client.api.inspect_volume, name) is not None
+
+
 def volume_names(client):
     """The names of every volume on the engine: one call."""
     listed = call(client.api.volumes) or {}

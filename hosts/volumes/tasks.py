@@ -7,7 +7,7 @@ from django.conf import settings
 from hosts.core import leases
 from hosts.lib import logcontext
 from hosts.models import Endpoint
-from hosts.volumes import budgets, cleanup, ledger
+from hosts.volumes import budgets, caches, cleanup, ledger
 
 
 @shared_task(name="hosts.tasks.refresh_volumes")
@@ -22,6 +22,13 @@ def refresh_volumes(endpoint_id: int | None = None) -> int:
     # After the sizes: a crossing of 80 % of a budget is told once.
     budgets.warn_owners()
     return sum(result.volumes for result in results)
+
+
+@shared_task(name="hosts.tasks.evict_caches")
+def evict_caches() -> list[str]:
+    """Each owner's build caches back under DCHWEB_CACHE_BUDGET_GB: the least
+    recently used free ones removed (sizes as the ledger last measured)."""
+    return caches.evict_over_budget()
 
 
 @shared_task(bind=True, name="hosts.tasks.execute_cleanup")

@@ -31,7 +31,7 @@ from kombu.exceptions import OperationalError
 
 from hosts.core.permissions import is_admin
 from hosts.models import CleanupItem, CleanupPlan, Endpoint, Volume
-from hosts.volumes import budgets, ledger, tasks
+from hosts.volumes import budgets, caches, ledger, tasks
 from hosts.volumes import commands as volumes
 from hosts.web import errors
 from hosts.web.access import admin_required
@@ -106,7 +106,24 @@ def volume_list(request):
     context["refresh"] = {"state": "idle"}
     context["plan"] = None
     context.update(notices_context(request.user))
+    if is_admin(request.user):
+        context["build_caches"] = _build_caches(context["totals"])
     return render(request, "hosts/volumes/volumes.html", context)
+
+
+def _build_caches(summary):
+    """Admins: each owner's build caches and their bytes, against the budget;
+    read once per state of the ledger, like the totals."""
+    budget = caches.budget_bytes()
+    owners = ledger.kept(summary["state_key"], ("build_caches",), _cache_owners)
+    return {"owners": owners, "budget": budgets.size_words(budget) if budget else ""}
+
+
+def _cache_owners():
+    return [
+        {**row, "size": budgets.size_words(row["bytes"])}
+        for row in caches.bytes_by_owner()
+    ]
 
 
 def _ledger_context(request, form, *, with_owners=False):

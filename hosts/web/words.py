@@ -13,11 +13,14 @@ STEP_LABELS = {
     "rollback": "Clean up after the failure",
     "remove_container": "Remove the container",
     "remove_volumes": "Remove the volumes",
+    "cache": "Start on the owner's build cache",
+    "keep_cache": "Keep the data volume as the owner's build cache",
     "trim": "Trim: prune dangling images and build cache",
     "lease_lapsed": "Its lease lapsed: no heartbeat came in time",
     "stop": "Stop the container, keeping its volumes",
     "resume_start": "Resume: start it again",
     "resume_wait_ready": "Resume: wait until its API answers",
+    "claim": "Claimed from the pool: made ahead, ready at once",
 }
 
 # Failure reasons (hosts/engine/, hosts/buildhosts/provisioning.py,

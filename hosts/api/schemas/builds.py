@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from ninja import Schema
+from ninja import Field, Schema
 
 
 class BuildOut(Schema):
@@ -10,6 +10,10 @@ class BuildOut(Schema):
     step: str
     build_host_id: str | None
     ephemeral: bool
+    volume_policy: str = Field(
+        description="of an ephemeral build host: its volumes afterwards; "
+        '"cache": its data volume is kept as the owner\'s build cache'
+    )
     image_ref: str
     tags: list[str]
     push: bool
