@@ -5,7 +5,7 @@ from ninja import Router, Status
 from hosts.api.auth import BearerToken, admin_only
 from hosts.api.lookups import get_or_404
 from hosts.api.schemas.common import errors
-from hosts.api.schemas.endpoints import EndpointIn, EndpointOut
+from hosts.api.schemas.endpoints import EndpointIn, EndpointOut, EndpointPatch
 from hosts.core.errors import Conflict
 from hosts.endpoints import commands as endpoints
 from hosts.models import Endpoint
@@ -52,6 +52,22 @@ def update_endpoint(request, endpoint_id: int, payload: EndpointIn):
     endpoint = _endpoint_or_404(endpoint_id)
     return endpoints.update_endpoint(
         request.auth, endpoint, payload.dict(), request=request
+    )
+
+
+@router.patch(
+    "/endpoints/{endpoint_id}",
+    response={200: EndpointOut, **errors(400, 401, 403, 404, 409)},
+    summary="Change some of an endpoint's settings",
+    auth=ADMINS,
+)
+def patch_endpoint(request, endpoint_id: int, payload: EndpointPatch):
+    """Admins only. Only the settings given change, with the same checks;
+    `pool_size` (0 = no pool, at most `max_build_hosts`) sets the warm
+    pool, refilled or shrunk at once."""
+    endpoint = _endpoint_or_404(endpoint_id)
+    return endpoints.patch_endpoint(
+        request.auth, endpoint, payload.dict(exclude_unset=True), request=request
     )
 
 

@@ -55,7 +55,11 @@ class BuildHostConflict(Conflict):
 
 
 def _hosts():
-    return BuildHost.objects.select_related("endpoint", "owner")
+    # A free pool host is nobody's: in no list, not even an admin's (the
+    # endpoints page counts them).
+    return BuildHost.objects.exclude(from_pool=True, owner__isnull=True).select_related(
+        "endpoint", "owner"
+    )
 
 
 def visible_to(user):
@@ -97,6 +101,8 @@ def create_build_host(
     wanted["endpoint"] = where.endpoint
     wanted["image"] = _image(wanted["image"], where.endpoint)
     engine_ids = None if where.pool_hosts else _engine_build_host_ids(where.endpoint)
+    # An ephemeral build's host (provision False) is not news of its own.
+    wanted["tell_owner"] = provision
     try:
         with transaction.atomic():
             host = _claim_or_save(actor, wanted, where, engine_ids, key, fingerprint)
@@ -125,7 +131,9 @@ def _place(actor, wanted) -> placement.Placement:
     try:
         return placement.place(actor, wanted)
     except placement.NothingFits as nothing:
-        raise BuildHostConflict(nothing.message, code="nothing_fits") from None
+        raise BuildHostConflict(
+            nothing.message, code="nothing_fits", reasons=nothing.reasons
+        ) from None
 
 
 def _claim_or_save(actor, wanted, where, engine_ids, key, fingerprint) -> BuildHost:
@@ -133,14 +141,29 @@ def _claim_or_save(actor, wanted, where, engine_ids, key, fingerprint) -> BuildH
     else a new host, on the owner's cache when there is a free one."""
     _check_user_cap(actor)
     if where.pool_hosts:
-        claimed = pool.claim(actor, wanted, where.pool_hosts)
+        claimed = pool.claim(
+            actor,
+            wanted,
+            where.pool_hosts,
+            key=key,
+            fingerprint=fingerprint,
+            reason=where.reason,
+        )
         if claimed is not None:
             return claimed
     _check_endpoint_cap(where.endpoint, engine_ids)
-    host = _save_new(actor, wanted, key, fingerprint, where.reason)
-    if where.cache is not None:
-        caches.take(where.cache, host)
+    # Every pool host taken meanwhile: a new one, and the words say so.
+    reason = where.reason_if_new if where.pool_hosts else where.reason
+    host = _save_new(actor, wanted, key, fingerprint, reason)
+    if where.cache is not None and not caches.take(where.cache, host):
+        _record_placement(host, where.reason_if_new)
     return host
+
+
+def _record_placement(host, reason) -> None:
+    if host.placement != reason:
+        host.placement = reason
+        host.save(update_fields=["placement", "updated_at"])
 
 
 def _fingerprint(data: dict) -> str:
@@ -290,9 +313,13 @@ def _minutes_words(minutes: int) -> str:
 
 
 def parse_volume_policy(text: str) -> tuple[str, int | None]:
-    """ "delete", "keep" or "keep_days:N" → (policy, N or None)."""
+    """ "delete", "keep", "keep_days:N" or "cache" → (policy, N or None)."""
     text = str(text).strip()
-    if text in (BuildHost.VolumePolicy.DELETE, BuildHost.VolumePolicy.KEEP):
+    if text in (
+        BuildHost.VolumePolicy.DELETE,
+        BuildHost.VolumePolicy.KEEP,
+        BuildHost.VolumePolicy.CACHE,
+    ):
         return text, None
     prefix = f"{BuildHost.VolumePolicy.KEEP_DAYS}:"
     if text.startswith(prefix) and text[len(prefix) :].isdigit():
@@ -305,8 +332,8 @@ def parse_volume_policy(text: str) -> tuple[str, int | None]:
             "volume_policy",
         )
     raise BuildHostInvalid(
-        f'volume_policy is "delete", "keep" or "keep_days:N" (N from 1 to '
-        f"{BuildHost.MAX_KEEP_DAYS}), not {text!r}",
+        f'volume_policy is "delete", "keep", "keep_days:N" (N from 1 to '
+        f'{BuildHost.MAX_KEEP_DAYS}) or "cache", not {text!r}',
         "volume_policy",
     )
 
@@ -372,25 +399,13 @@ def _save_new(actor, wanted, key, fingerprint, reason="") -> BuildHost:
         idle_minutes=wanted["idle_minutes"],
         created_at=now,
         expires_at=now + wanted["ttl"],
-        **_first_lease(wanted["lease_seconds"], now),
+        **lifetime.first_lease(wanted["lease_seconds"], now),
         idempotency_key=key,
         request_fingerprint=fingerprint if key else "",
         placement=reason,
     )
     host.registries.set(wanted["registries"])
     return host
-
-
-def _first_lease(lease_seconds, now) -> dict:
-    """The lease counts from the request, not from ready: a holder that dies
-    while its host is provisioned frees it too. It heartbeats from the start
-    (docs/ci.md), and the pass never takes a host in its first lease."""
-    if lease_seconds is None:
-        return {}
-    return {
-        "lease_seconds": lease_seconds,
-        "lease_expires_at": now + timedelta(seconds=lease_seconds),
-    }
 
 
 def _describe(host) -> dict:
@@ -401,6 +416,7 @@ def _describe(host) -> dict:
         "volume_policy": host.policy_label,
         "expires_at": host.expires_at.isoformat(),
         "lease_seconds": host.lease_seconds,
+        "from_pool": host.from_pool,
     }
 
 

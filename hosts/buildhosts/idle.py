@@ -62,6 +62,8 @@ def idle_candidates():
     return (
         BuildHost.objects.filter(state__in=BuildHost.RUNNING_STATES)
         .exclude(client_cert_pem="")
+        # A free pool host waits idle by design: the refill recycles it.
+        .exclude(owner__isnull=True)
         .select_related("endpoint", "owner")
     )
 

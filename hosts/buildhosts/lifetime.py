@@ -32,6 +32,18 @@ EXPIRING_STATES = LEASED_STATES
 # --- Heartbeat leases ----------------------------------------------------------------
 
 
+def first_lease(lease_seconds, now) -> dict:
+    """A host's first lease, as fields: it counts from the request (or the
+    claim of a pool host), not from ready: a holder that dies while its host
+    is provisioned frees it too. {} without a lease."""
+    if lease_seconds is None:
+        return {}
+    return {
+        "lease_seconds": lease_seconds,
+        "lease_expires_at": now + timedelta(seconds=lease_seconds),
+    }
+
+
 def reap_lapsed_leases(now=None) -> list[str]:
     """Mark every host whose lease lapsed for removal (volumes by its
     policy), with a timeline step and an audit event that say why; returns
@@ -98,6 +110,8 @@ def notify_expiring(now=None) -> int:
         return 0
     due = BuildHost.objects.filter(
         state__in=EXPIRING_STATES,
+        # A free pool host is nobody's: no one to tell (it is recycled).
+        owner__isnull=False,
         expiry_notified_at__isnull=True,
         expires_at__gt=now,
         expires_at__lte=now + timedelta(minutes=minutes),

@@ -29,7 +29,7 @@ from hosts.models import (
     Registry,
 )
 from hosts.notifications import outbox, payloads
-from hosts.volumes import ledger
+from hosts.volumes import caches, ledger
 
 logger = logging.getLogger(__name__)
 
@@ -234,18 +234,28 @@ def _rollback(run) -> str:
     step = BuildHostStep.objects.create(build_host=host, name="rollback")
     try:
         engine.remove_container(run.connection, host.container_name)
-        kept = not host.policy_deletes_volumes
-        if not kept:
-            for name in host.volume_names:
-                engine.remove_volume(run.connection, name)
-            ledger.note_build_host_volumes(host, "gone")
+        detail = _rollback_volumes(run)
     except engine.EngineError as error:
         step.finish(
             BuildHostStep.Status.FAILED, error=error.message, reason=error.reason
         )
         return error.message
-    step.finish(BuildHostStep.Status.DONE, detail="volumes kept" if kept else "")
+    step.finish(BuildHostStep.Status.DONE, detail=detail)
     _set(host, container_id="", port=None)
+    return ""
+
+
+def _rollback_volumes(run) -> str:
+    """A cache is never deleted by a rollback: kept (and given back) as the
+    owner's cache, like a removal does; other volumes go by the policy."""
+    host = run.host
+    if caches.keeps_cache(host):
+        return _keep_cache(run)
+    if not host.policy_deletes_volumes:
+        return "volumes kept"
+    for name in host.volume_names:
+        engine.remove_volume(run.connection, name)
+    ledger.note_build_host_volumes(host, "gone")
     return ""
 
 
@@ -270,7 +280,10 @@ def _auth_for_image(image):
 def _create_volumes(run):
     host = run.host
     vic = host.endpoint.flavor == host.endpoint.Flavor.VIC
+    cache_words = _check_cache(run)
     for role in ROLES:
+        if role == "docker-data" and host.cache_volume:
+            continue  # the owner's cache, mounted as it is
         options = None
         if vic:
             size = host.disk_gb if role == "docker-data" else CERTS_VOLUME_GB
@@ -282,7 +295,21 @@ def _create_volumes(run):
             run.connection, host.volume_name(role), labels(host, role), options
         )
     ledger.note_build_host_volumes(host, "attached")
-    return ", ".join(host.volume_names)
+    if host.cache_volume:
+        return (
+            f"{host.volume_name('certs')}; data: your build cache {host.cache_volume}"
+        )
+    return "; ".join(filter(None, [", ".join(host.volume_names), cache_words]))
+
+
+def _check_cache(run) -> str:
+    """The cache the host is to start on must still be on the engine; gone
+    (removed behind dchweb's back), the host gets a data volume of its own
+    and its timeline says why ("" when nothing was to check)."""
+    host = run.host
+    if not host.cache_volume or engine.volume_exists(run.connection, host.cache_volume):
+        return ""
+    return caches.vanished(host)
 
 
 def labels(host, role=None) -> dict[str, str]:
@@ -291,7 +318,10 @@ def labels(host, role=None) -> dict[str, str]:
         "io.dchweb.managed": "true",
         "io.dchweb.installation": installation.installation_id(),
         "io.dchweb.build-host": str(host.pk),
-        "io.dchweb.owner": host.owner.get_username(),
+        # "" on a pool host, and so for good once it is claimed: the ledger,
+        # the caps and the reconciler read a claimed host's owner from the
+        # database.
+        "io.dchweb.owner": host.owner.get_username() if host.owner_id else "",
     }
     if role:
         found["io.dchweb.role"] = role
@@ -358,22 +388,21 @@ def _inject_certs(run):
 
 def _ensure_certificates(host):
     """The host's own CA, its server certificate (kept only until copied in)
-    and two client certificates: dchweb's and the owner's."""
+    and two client certificates: dchweb's and the owner's (a pool host has
+    no owner yet: its claim issues theirs, hosts/buildhosts/pool.py)."""
     if host.ca_pem:
         ca = x509.Issuer(host.ca_pem, host.get_secret("ca_key"))
     else:
         ca = x509.new_build_host_ca(f"dchweb build host {host.short_id}")
-        owner_cert, owner_key = x509.issue_client_certificate(
-            host.owner.get_username(), ca=ca
-        )
         client_cert, client_key = x509.issue_client_certificate("dchweb", ca=ca)
-        host.ca_pem, host.owner_cert_pem, host.client_cert_pem = (
-            ca.cert_pem,
-            owner_cert,
-            client_cert,
-        )
+        host.ca_pem, host.client_cert_pem = ca.cert_pem, client_cert
+        if host.owner_id:
+            owner_cert, owner_key = x509.issue_client_certificate(
+                host.owner.get_username(), ca=ca
+            )
+            host.owner_cert_pem = owner_cert
+            host.set_secret("owner_key", owner_key)
         host.set_secret("ca_key", ca.key_pem)
-        host.set_secret("owner_key", owner_key)
         host.set_secret("client_key", client_key)
         # Only these fields: a full save would write back a stale lease.
         host.save(
@@ -561,7 +590,9 @@ def remove(build_host_id, worker: str) -> str:
     run = _Run(host, worker, connection_for(host.endpoint))
     try:
         _run_step(run, "remove_container", _remove_container)
-        if host.remove_volumes:
+        if caches.keeps_cache(host):
+            _run_step(run, "keep_cache", _keep_cache)
+        elif host.remove_volumes:
             _run_step(run, "remove_volumes", _remove_volumes)
         _mark_removed(host)
     except StepFailed as failure:
@@ -591,6 +622,22 @@ def _remove_volumes(run):
     return "removed " + (", ".join(gone) or "nothing (already gone)")
 
 
+def _keep_cache(run):
+    """The data volume stays as the owner's cache (whatever the policy or
+    the removal asked for the volumes); the certs volume goes."""
+    host = run.host
+    data, certs = host.volume_name("docker-data"), host.volume_name("certs")
+    engine.remove_volume(run.connection, certs)
+    ledger.note_volume_removed(host.endpoint, certs)
+    if caches.keep(host):
+        return f"{data} kept as your build cache; {certs} removed"
+    if not host.cache_volume:
+        # Never recorded: made by a provisioning that failed half-way.
+        engine.remove_volume(run.connection, data)
+        ledger.note_volume_removed(host.endpoint, data)
+    return f"{certs} removed; no build cache kept (its data volume was never ready)"
+
+
 def _mark_removed(host):
     if not host.remove_volumes:
         ledger.note_build_host_volumes(host, "detached")
@@ -615,15 +662,24 @@ def _mark_removed(host):
             None,
             "build_host.removal_done",
             host,
-            {"volumes": "deleted" if host.remove_volumes else "kept"},
+            {"volumes": _volumes_afterwards(host)},
             source=SYSTEM,
         )
         _tell_owner(host, "build_host.removed")
 
 
+def _volumes_afterwards(host) -> str:
+    if caches.keeps_cache(host):
+        return "data kept as the owner's build cache"
+    return "deleted" if host.remove_volumes else "kept"
+
+
 def _tell_owner(host, event):
     """In the caller's transaction: the owner hears of it only if it sticks.
-    A host made for one build is not news: the build's own event says it."""
+    A host made for one build is not news: the build's own event says it;
+    a pool host nobody has claimed is nobody's news."""
+    if host.owner_id is None:
+        return
     if Build.objects.filter(build_host=host, ephemeral=True).exists():
         return
     outbox.emit(event, payloads.build_host(event, host), owner=host.owner)

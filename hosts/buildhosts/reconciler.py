@@ -25,6 +25,7 @@ from hosts.core import audit, installation
 from hosts.core.connections import connection_for
 from hosts.lib import logcontext
 from hosts.models import AuditEvent, BuildHost, Endpoint
+from hosts.volumes import caches
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,11 @@ def _reconcile(endpoint, now) -> dict:
     for host_id, host in hosts.items():
         if host.state in BuildHost.RUNNING_STATES and host_id not in containers:
             _container_missing(host, grace, done)
+    # An owner's cache outlives the host that made it (and labelled it): it
+    # is never that host's volume to remove.
+    cached = caches.names_on(endpoint)
     for host_id, found in volumes.items():
+        found = [volume for volume in found if volume.name not in cached]
         _volumes_seen(
             connection, hosts.get(host_id), found, containers, grace, now, done
         )
@@ -208,7 +213,9 @@ def _start_again(connection, host, container, done):
 
 def _adopt(endpoint, host_id, container, done):
     """A labelled container the database has no row for: make it visible (and
-    removable) again. Its TLS material is lost with the row."""
+    removable) again. Its TLS material is lost with the row. A pool host's
+    owner label is "" for good (even once claimed: the database says whose
+    it is), so one is never adopted as anyone's: it stays "unowned"."""
     owner = (
         get_user_model()
         .objects.filter(username=container.labels.get("io.dchweb.owner", ""))

@@ -31,9 +31,16 @@ def remove_build_host(self, build_host_id: str) -> str:
 
 
 @shared_task(name="hosts.tasks.refill_pool")
-def refill_pool(endpoint_id: int) -> int:
+def refill_pool(endpoint_id: int) -> dict:
+    """Top the endpoint's warm pool up and recycle what should go: the
+    refill decides, this enqueues the work (each host its own task)."""
     with logcontext.bound(endpoint=endpoint_id):
-        return pool.refill(endpoint_id)
+        plan = pool.refill(endpoint_id)
+    for build_host_id in plan.remove:
+        remove_build_host.delay(build_host_id)
+    for build_host_id in plan.provision:
+        provision_build_host.delay(build_host_id)
+    return {"provision": plan.provision, "remove": plan.remove}
 
 
 @shared_task(name="hosts.tasks.reconcile_endpoint")

@@ -130,6 +130,12 @@ def _host_for(build, worker) -> BuildHost:
     if not host.is_running:
         detail = host.error or f"the build host is {host.state}"
         raise BuildStepFailed("provision", host.error_reason or "not_ready", detail)
+    if build.ephemeral and host.from_pool:
+        _log(
+            build,
+            f"--- build host {host.name} claimed from the pool on "
+            f"{host.endpoint.name}: provisioned ahead, no wait\n",
+        )
     _log(build, f"--- build host {host.name} ready at {host.docker_host}\n")
     return host
 

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from hosts.core import audit
 from hosts.core.deletion import delete_unless_used
 from hosts.core.errors import Conflict, Invalid, NotFound
-from hosts.core.queue import enqueue_on_commit
+from hosts.core.queue import enqueue_on_commit, send_on_commit
 from hosts.endpoints import tasks
 from hosts.models import Build, BuildHost, Certificate, Deployment, Endpoint
 
@@ -26,6 +26,7 @@ __all__ = [
     "EndpointNameTaken",
     "create_endpoint",
     "delete_endpoint",
+    "patch_endpoint",
     "request_probe",
     "set_endpoint_disabled",
     "update_endpoint",
@@ -47,7 +48,10 @@ SETTINGS = (
     "volume_store",
     "max_build_hosts",
     "idle_minutes",
+    "pool_size",
 )
+# The warm pool's refill is the build hosts' task (a layer above): by name.
+REFILL_POOL_TASK = "hosts.tasks.refill_pool"
 
 
 class EndpointInvalid(Invalid):
@@ -101,8 +105,10 @@ def create_endpoint(actor, data: dict, *, source=None, request=None) -> Endpoint
 def update_endpoint(
     actor, endpoint: Endpoint, data: dict, *, source=None, request=None
 ) -> Endpoint:
-    """Change an endpoint's settings (`endpoint.update`) and probe it again."""
-    values = _clean(data)
+    """Change an endpoint's settings (`endpoint.update`) and probe it again;
+    its warm pool is refilled (or recycled: a new image, a smaller pool).
+    A pool_size the data leaves out stays as it is."""
+    values = _clean(data, pool_size=endpoint.pool_size)
     if Endpoint.objects.filter(name=values["name"]).exclude(pk=endpoint.pk).exists():
         raise EndpointNameTaken(values["name"])
     changed = {}
@@ -110,9 +116,25 @@ def update_endpoint(
         if getattr(endpoint, name) != value:
             changed[name] = str(value) if value is not None else None
             setattr(endpoint, name, value)
-    return _save_and_probe(
+    saved = _save_and_probe(
         actor, endpoint, "endpoint.update", {"changed": changed}, source, request
     )
+    if endpoint.pool_size or "pool_size" in changed:
+        _refill_on_commit(endpoint.pk)
+    return saved
+
+
+def patch_endpoint(
+    actor, endpoint: Endpoint, changes: dict, *, source=None, request=None
+) -> Endpoint:
+    """Change only the settings `changes` names (the API's PATCH); the
+    others stay as they are. The same checks as a full change."""
+    data = {name: getattr(endpoint, name) for name in SETTINGS}
+    for field in ("ca_certificate", "client_certificate"):
+        if f"{field}_id" in changes:
+            data[field] = None  # the id named wins over the current one
+    data.update(changes)
+    return update_endpoint(actor, endpoint, data, source=source, request=request)
 
 
 def _save_and_probe(actor, endpoint, action, details, source, request) -> Endpoint:
@@ -195,6 +217,8 @@ def set_endpoint_disabled(
     )
     if not disabled:
         _probe_on_commit(endpoint.pk)
+    elif endpoint.pool_size:
+        _refill_on_commit(endpoint.pk)  # its free pool hosts go
     return endpoint
 
 
@@ -213,7 +237,8 @@ def request_probe(actor, endpoint: Endpoint, *, source=None, request=None) -> bo
 # --- Checks -------------------------------------------------------------------
 
 
-def _clean(data: dict) -> dict:
+def _clean(data: dict, pool_size: int = 0) -> dict:
+    """The settings, checked; `pool_size` stands when the data has none."""
     name = _text(data, "name")
     if not name:
         raise EndpointInvalid("a name is required", "name")
@@ -258,6 +283,7 @@ def _clean(data: dict) -> dict:
         "volume_store": _text(data, "volume_store") or "default",
         "max_build_hosts": max_build_hosts,
         "idle_minutes": _idle_minutes(data.get("idle_minutes")),
+        "pool_size": _pool_size(data.get("pool_size"), pool_size, max_build_hosts),
     }
     for field, value in values.items():
         limit = getattr(Endpoint._meta.get_field(field), "max_length", None)
@@ -286,6 +312,33 @@ def _idle_minutes(value) -> int | None:
     if fraction or not 0 <= minutes <= highest:
         raise wrong
     return minutes
+
+
+def _pool_size(value, current: int, cap: int) -> int:
+    """Free build hosts kept ready: 0 (no pool) up to the endpoint's cap
+    (pool hosts take places under it)."""
+    if value in (None, ""):
+        return current
+    wrong = EndpointInvalid(
+        f"the warm pool size is a whole number of build hosts from 0 (no pool) "
+        f"to {cap}, the endpoint's cap",
+        "pool_size",
+    )
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        raise wrong from None
+    if isinstance(value, bool) or (isinstance(value, float) and value != size):
+        raise wrong
+    if size < 0:
+        raise wrong
+    if size > cap:
+        raise EndpointInvalid(
+            f"a warm pool of {size} build hosts is more than the endpoint's cap "
+            f"of {cap}: raise the cap first, or ask for at most {cap}",
+            "pool_size",
+        )
+    return size
 
 
 def _text(data, key) -> str:
@@ -393,6 +446,10 @@ def _describe(endpoint) -> dict:
         "client_certificate": endpoint.client_certificate_id,
         "publish_host": endpoint.publish_host,
     }
+
+
+def _refill_on_commit(endpoint_id: int) -> None:
+    send_on_commit(REFILL_POOL_TASK, endpoint_id)
 
 
 def _probe_on_commit(endpoint_id: int) -> None:

@@ -17,6 +17,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from hosts.buildhosts import pool
 from hosts.models import (
     ApiToken,
     AuditEvent,
@@ -184,6 +185,25 @@ class DatabaseCollector:
         )
         yield from lifecycle_series()
         yield from budget_series()
+        yield pool_series()
+
+
+def pool_series():
+    """The warm pools: free pool hosts per endpoint and state (ready ones
+    are what a request may claim now)."""
+    rows = (
+        pool.free_hosts()
+        .filter(state__in=pool.WAITING_OR_READY)
+        .values("endpoint__name", "state")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return _gauge(
+        "dchweb_pool_hosts",
+        "Free build hosts in the endpoints' warm pools, by endpoint and state.",
+        ["endpoint", "state"],
+        [([row["endpoint__name"], row["state"]], row["n"]) for row in rows],
+    )
 
 
 def lifecycle_series():

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.db.models import Q
 
 from hosts.buildhosts import lifetime, provisioning, reconciler
 from hosts.buildhosts import tasks as buildhost_tasks
@@ -16,7 +17,7 @@ from hosts.certificates import expiry
 from hosts.core import leases
 from hosts.deployments import tasks as deployment_tasks
 from hosts.endpoints import tasks as endpoint_tasks
-from hosts.models import Build, BuildHost, CleanupPlan, Deployment
+from hosts.models import Build, BuildHost, CleanupPlan, Deployment, Endpoint
 from hosts.notifications import tasks as notification_tasks
 from hosts.ops import health
 from hosts.registries import tasks as registry_tasks
@@ -54,9 +55,31 @@ def reconcile_endpoints() -> int:
     notification_tasks.resume_notifications()
     expiry.announce_expiring()
     end_cleanup_notices()
+    # Owners' build caches over their budget: the least recently used go.
+    volume_tasks.evict_caches.delay()
     # A registry or endpoint added since the last pass: its first checks.
     registry_tasks.check_unchecked_registries.delay()
+    refill_pools()
     return reconciler.reconcile_all(buildhost_tasks.reconcile_endpoint.delay)
+
+
+def refill_pools() -> int:
+    """One refill per endpoint with a warm pool, or with free pool hosts
+    left (a pool made smaller, an endpoint disabled): it replaces the
+    hosts reaped for age, failed or gone, and removes the surplus."""
+    with_pool = Endpoint.objects.filter(
+        Q(pool_size__gt=0)
+        | Q(
+            build_hosts__from_pool=True,
+            build_hosts__owner__isnull=True,
+            build_hosts__state__in=(*BuildHost.WAITING_STATES, BuildHost.State.READY),
+        )
+    ).distinct()
+    count = 0
+    for endpoint_id in with_pool.values_list("pk", flat=True):
+        buildhost_tasks.refill_pool.delay(endpoint_id)
+        count += 1
+    return count
 
 
 def reap_expired_hosts() -> int:

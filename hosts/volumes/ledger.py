@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 BATCH = 500
 _ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
 MANAGED_LABEL = "io.dchweb.managed"
+# An owner's build cache (hosts/volumes/caches.py).
+CACHE_ROLE = "cache"
 SYSTEM = AuditEvent.Source.TASK
 UPDATED_FIELDS = (
     "driver",
@@ -166,7 +168,9 @@ def _users_by_volume(containers):
     return users
 
 
-def _build_host_ids(volumes):
+def _build_host_ids(volumes) -> dict[str, str]:
+    """The build hosts the volumes' labels name that dchweb knows, each with
+    its owner's username from the database ("" for a free pool host)."""
     wanted = {v.labels.get("io.dchweb.build-host") for v in volumes}
     wanted.discard(None)
     valid = set()
@@ -175,10 +179,8 @@ def _build_host_ids(volumes):
             valid.add(str(BuildHost._meta.pk.to_python(value)))
         except ValidationError:  # a label someone else wrote
             continue
-    return {
-        str(pk)
-        for pk in BuildHost.objects.filter(pk__in=valid).values_list("pk", flat=True)
-    }
+    known = BuildHost.objects.filter(pk__in=valid).values_list("pk", "owner__username")
+    return {str(pk): owner or "" for pk, owner in known}
 
 
 def _apply(row, seen, users, host_ids, now):
@@ -196,11 +198,22 @@ def _apply_volume(row, seen, host_ids, now):
     row.anonymous = bool(_ANONYMOUS.match(seen.name)) and not row.managed
     host_id = labels.get("io.dchweb.build-host", "")
     row.build_host_id = host_id if host_id in host_ids else None
-    row.role = labels.get("io.dchweb.role", "")
-    row.owner_name = labels.get("io.dchweb.owner", "")
+    # An owner's cache keeps the database's role and owner: the host it
+    # outlived labelled it "docker-data", and labels cannot change.
+    if row.role != CACHE_ROLE:
+        row.role = labels.get("io.dchweb.role", "")
+        row.owner_name = _labelled_owner(labels, row.build_host_id, host_ids)
     row.created_on_engine = seen.created
     row.last_seen = now
     row.present = True
+
+
+def _labelled_owner(labels, build_host_id, host_ids) -> str:
+    # Labels cannot change: a pool host's say nobody even once it is claimed,
+    # so the database's owner wins for a host dchweb knows.
+    if build_host_id is not None:
+        return host_ids[build_host_id]
+    return labels.get("io.dchweb.owner", "")
 
 
 def _apply_users(row, users, now, options):
@@ -321,6 +334,17 @@ def _save(row, before):
         )
 
 
+def _owner_name(host) -> str:
+    return host.owner.get_username() if host.owner_id else ""
+
+
+def note_owner(host) -> None:
+    """A pool host was claimed: its volumes are its new owner's now."""
+    Volume.objects.filter(endpoint=host.endpoint, build_host=host).update(
+        owner_name=_owner_name(host)
+    )
+
+
 def note_build_host_volumes(host, change: str) -> None:
     """Provisioning and removal keep the ledger current for their own two
     volumes without a rescan: `change` is "attached", "detached" or "gone"."""
@@ -337,6 +361,8 @@ def note_build_host_volumes(host, change: str) -> None:
             _save(row, before)
         return
     for role in ("docker-data", "certs"):
+        # The owner's cache the host started on stays a cache while in use.
+        on_cache = role == "docker-data" and bool(host.cache_volume)
         Volume.objects.update_or_create(
             endpoint=host.endpoint,
             name=host.volume_name(role),
@@ -344,8 +370,8 @@ def note_build_host_volumes(host, change: str) -> None:
                 "managed": True,
                 "installation": installation.installation_id(),
                 "build_host": host,
-                "role": role,
-                "owner_name": host.owner.get_username(),
+                "role": CACHE_ROLE if on_cache else role,
+                "owner_name": _owner_name(host),
                 "status": Volume.Status.IN_USE,
                 "attached_to": [host.container_name],
                 "last_container": host.container_name,

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from hosts.buildhosts import pool
 from hosts.core.permissions import is_admin
 from hosts.endpoints import commands as endpoint_service
 from hosts.models import Endpoint
@@ -20,7 +21,12 @@ ENDPOINT_ACTIONS = ("probe", "disable", "enable")
 
 
 def _endpoint_rows():
-    return Endpoint.objects.select_related("ca_certificate", "client_certificate")
+    """The endpoints, each with its free pool hosts ready now (admins see
+    the pool's state)."""
+    rows = list(Endpoint.objects.select_related("ca_certificate", "client_certificate"))
+    for endpoint in rows:
+        endpoint.pool_ready = pool.ready_count(endpoint) if endpoint.pool_size else 0
+    return rows
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

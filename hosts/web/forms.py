@@ -132,6 +132,40 @@ class EndpointForm(ServiceForm):
         "stopped, its volumes kept. 0 = never; empty: the installation's "
         "setting. Its owner may choose otherwise.",
     )
+    pool_size = forms.IntegerField(
+        label="Warm pool size",
+        initial=0,
+        required=False,
+        help_text="How many build hosts dchweb keeps ready here, with the default "
+        "image and every registry the endpoint trusts, so that a request gets "
+        "one at once. They count against the max build hosts. 0 = no pool.",
+    )
+
+
+# "Any endpoint": the first choice; hosts/buildhosts/placement.py chooses.
+ANY_ENDPOINT = "Any endpoint"
+ANY_ENDPOINT_HELP = (
+    "Any endpoint: dchweb chooses one that is on, trusts the registries and has "
+    "room, preferring your build cache, then a ready pool host, then the one "
+    "running the fewest build hosts."
+)
+
+
+def offer_any_endpoint(form, field_name) -> None:
+    """With two endpoints or more, "Any endpoint" (the empty choice, first)
+    is the default; with one, that one."""
+    endpoints = list(form.fields[field_name].queryset.values_list("pk", flat=True)[:2])
+    if len(endpoints) == 1:
+        form.initial.setdefault(field_name, endpoints[0])
+
+
+# Volume policy "cache" (hosts/volumes/caches.py), in words.
+CACHE_CHOICE = "Keep the data volume as my build cache"
+CACHE_HELP = (
+    "As your build cache, the data volume (its images and build cache) stays on "
+    "that endpoint when the host goes, and your next build host or build there "
+    "starts on it."
+)
 
 
 class BuildHostForm(ServiceForm):
@@ -141,8 +175,10 @@ class BuildHostForm(ServiceForm):
 
     endpoint = forms.ModelChoiceField(
         queryset=Endpoint.objects.enabled(),
-        empty_label=None,
-        help_text="Endpoints an admin has disabled are not offered.",
+        required=False,
+        empty_label=ANY_ENDPOINT,
+        help_text=f"{ANY_ENDPOINT_HELP} Endpoints an admin has disabled are "
+        "not offered.",
     )
     name = forms.CharField(
         max_length=63,
@@ -169,8 +205,10 @@ class BuildHostForm(ServiceForm):
             ("delete", "Delete them"),
             ("keep", "Keep them"),
             ("keep_days", "Keep them for some days"),
+            ("cache", CACHE_CHOICE),
         ),
         initial="delete",
+        help_text=CACHE_HELP,
     )
     keep_days = forms.IntegerField(
         label="Days to keep them",
@@ -193,6 +231,7 @@ class BuildHostForm(ServiceForm):
             self.initial.setdefault(
                 "registries", list(Registry.objects.values_list("pk", flat=True))
             )
+            offer_any_endpoint(self, "endpoint")
 
     def clean(self):
         cleaned = super().clean()
@@ -210,7 +249,7 @@ class BuildHostForm(ServiceForm):
             days = data.get("keep_days")
             policy = f"keep_days:{'' if days is None else days}"
         return {
-            "endpoint_id": data["endpoint"].pk,
+            "endpoint_id": data["endpoint"].pk if data["endpoint"] else None,
             "registry_ids": [registry.pk for registry in data["registries"]],
             "name": data["name"],
             "disk_gb": data["disk_gb"],
@@ -299,13 +338,20 @@ class BuildForm(ServiceForm):
     endpoint_id = forms.ModelChoiceField(
         label="Endpoint",
         queryset=Endpoint.objects.enabled(),
-        empty_label=None,
-        help_text="A build host is made there for this build and removed after it.",
+        required=False,
+        empty_label=ANY_ENDPOINT,
+        help_text="A build host is made there for this build and removed after "
+        f"it. {ANY_ENDPOINT_HELP}",
     )
     volume_policy = forms.ChoiceField(
         label="Its volumes afterwards",
-        choices=(("delete", "Delete them"), ("keep", "Keep them")),
+        choices=(
+            ("delete", "Delete them"),
+            ("keep", "Keep them"),
+            ("cache", CACHE_CHOICE),
+        ),
         initial="delete",
+        help_text=CACHE_HELP,
     )
     build_host_id = forms.UUIDField(widget=forms.HiddenInput, required=False)
 
@@ -321,6 +367,8 @@ class BuildForm(ServiceForm):
             self.fields["build_host_id"].initial = host.pk
         else:
             del self.fields["build_host_id"]
+            if not self.is_bound:
+                offer_any_endpoint(self, "endpoint_id")
 
     def main_fields(self):
         return [f for f in self.visible_fields() if f.name not in self.MORE_OPTIONS]
@@ -363,7 +411,8 @@ class BuildForm(ServiceForm):
         if self.host is not None:
             wanted["build_host_id"] = str(self.host.pk)
         else:
-            wanted["endpoint_id"] = data["endpoint_id"].pk
+            chosen = data["endpoint_id"]
+            wanted["endpoint_id"] = chosen.pk if chosen else None
             wanted["volume_policy"] = data["volume_policy"]
         return wanted
 

@@ -3,6 +3,8 @@ from typing import Literal
 
 from ninja import Field, Schema
 
+from hosts.buildhosts import pool
+
 
 class EndpointOut(Schema):
     id: int
@@ -34,6 +36,16 @@ class EndpointOut(Schema):
     consecutive_failures: int
     ca_certificate_id: int | None
     client_certificate_id: int | None
+    pool_size: int = Field(
+        description="build hosts kept ready here for whoever asks next (0: no pool)"
+    )
+    pool_ready: int = Field(
+        description="free pool hosts ready now (every provisioning step passed)"
+    )
+
+    @staticmethod
+    def resolve_pool_ready(endpoint):
+        return pool.ready_count(endpoint)
 
 
 class EndpointIn(Schema):
@@ -62,4 +74,27 @@ class EndpointIn(Schema):
         None,
         description="minutes without activity before its build hosts stop "
         "(0 = never; a host may set its own); omitted: DCHWEB_IDLE_MINUTES",
+    )
+
+
+class EndpointPatch(Schema):
+    """Only the settings given change (PATCH); the others stay."""
+
+    name: str = Field(None, min_length=1, max_length=100)
+    docker_url: str = Field(None, description="tcp://host:port or unix:///path")
+    tls_mode: Literal["none", "tls", "tlsverify"] = None
+    ca_certificate_id: int | None = None
+    client_certificate_id: int | None = None
+    publish_host: str = Field(None, max_length=255)
+    network: str = None
+    default_image: str = None
+    volume_store: str = None
+    max_build_hosts: int = Field(None, ge=1, le=1000)
+    idle_minutes: int | None = Field(
+        None, description="0 = never; null: the installation's DCHWEB_IDLE_MINUTES"
+    )
+    pool_size: int = Field(
+        None,
+        description="build hosts kept ready for whoever asks next, from 0 (no "
+        "pool) to max_build_hosts; they count against the cap",
     )

@@ -49,6 +49,7 @@ ROLE = {
     ("POST", "/api/v1/endpoints"): ADMIN,
     ("GET", "/api/v1/endpoints/{endpoint_id}"): ANYONE,
     ("PUT", "/api/v1/endpoints/{endpoint_id}"): ADMIN,
+    ("PATCH", "/api/v1/endpoints/{endpoint_id}"): ADMIN,
     ("POST", "/api/v1/endpoints/{endpoint_id}/probe"): ADMIN,
     ("POST", "/api/v1/endpoints/{endpoint_id}/disable"): ADMIN,
     ("POST", "/api/v1/endpoints/{endpoint_id}/enable"): ADMIN,
