@@ -122,6 +122,15 @@ def make_world(developer, admin):
         # Its page shows the lease line (and polls while the lease counts).
         lease_seconds=3600,
         lease_expires_at=timezone.now() + timedelta(minutes=50),
+        # Its page shows the placement, pool and cache lines too: long words
+        # that must wrap at 390 px.
+        placement="any endpoint: local, where your build cache is (preferred "
+        "over a ready pool host: the cache keeps your pulled images and build "
+        "steps)",
+        from_pool=True,
+        claimed_at=timezone.now() - timedelta(minutes=5),
+        volume_policy=BuildHost.VolumePolicy.CACHE,
+        cache_volume="dchweb-0123456789ab-data",
     )
     build = Build.objects.create(
         owner=developer,
