@@ -50,6 +50,15 @@ badinput: venv devstack
 bench-provision: venv devstack
 	$(IN_DEVSTACK) $(PY) bench/provision.py
 
+## a build host from the warm pool against a cold one by hand, then 10 requests at once;
+## a rebuild on the owner's build cache against one on a fresh engine (bench/README.md)
+.PHONY: bench-pool bench-cache
+bench-pool: venv devstack
+	flock -x /tmp/dchweb-bench.lock $(IN_DEVSTACK) $(PY) bench/pool.py
+
+bench-cache: venv devstack
+	flock -x /tmp/dchweb-bench.lock $(IN_DEVSTACK) $(PY) bench/cache.py
+
 ## 15 minutes of pipelines and page/API clients with a fault every 3 (bench/README.md);
 ## it restarts this checkout's engine, Redis and registry: not while tests use them
 .PHONY: bench-soak

@@ -4,7 +4,7 @@ they read about them, and their clean-up.
 Every script here makes throwaway things (a SQLite database under var/, a data
 folder, Celery workers or a gunicorn server, objects on the devstack engine)
 and must remove them at the end, on errors and on Ctrl-C / SIGTERM too. The
-pieces for that live here once, so that the four scripts do it the same way.
+pieces for that live here once, so that every script does it the same way.
 
 The scripts put the repository root on sys.path and import this module as
 `bench._common`; it does nothing at import time but pick the run's token, and
@@ -207,6 +207,15 @@ def devstack_world(devstack):
     return endpoint, registry, user, installation.installation_id()
 
 
+def bench_admin():
+    """An admin `bench-admin`: who sets an endpoint's pool."""
+    from django.contrib.auth import get_user_model
+
+    from tests.support import world
+
+    return world.admin(get_user_model(), username="bench-admin")
+
+
 def close_database_connections():
     """Close this process's connections, if Django is loaded: before a server
     uses the same SQLite file, and before the file is deleted."""
@@ -345,13 +354,24 @@ class Worker(Child):
             try:
                 replies = app.control.ping(timeout=1.0)
             except (OperationalError, RedisError):
-                # Redis restarting (another session's fault tests do that).
+                # Redis restarting (the fault tests do that).
                 time.sleep(0.5)
                 return False
             names = (name for reply in replies for name in reply)
             return any(name.startswith(f"{self.node}@") for name in names)
 
         self.wait_until(answers, timeout)
+
+
+def start_numbered_worker(queue, database, index, workers) -> Worker:
+    """Worker number `index` on the bench's queue, appended to `workers`
+    (so the clean-up stops it even if it never answers), once it answers."""
+    log = var_path(f"bench-{os.getpid()}-worker{index}.log")
+    worker = Worker(queue, database, log, node=f"{queue}-w{index}")
+    workers.append(worker)
+    worker.wait_ready()
+    say(f"worker {worker.node} (pid {worker.process.pid}) ready")
+    return worker
 
 
 def remove_queue(queue):
@@ -731,3 +751,53 @@ def stop_and_clean_up(workers, direct, installation_id, queue, database, failed)
                 say(f"worker log kept: {worker.log_path}")
             else:
                 worker.log_path.unlink(missing_ok=True)
+
+
+def say_worker_peaks(workers):
+    """Peak RSS (VmHWM) of each worker's main and pool processes, and of the
+    bench's own process: read before the workers stop."""
+    say()
+    for worker in workers:
+        for role, pid, kib in worker.peak_rss_kib():
+            say(
+                f"worker {worker.node} peak RSS (VmHWM), {role} process {pid}: "
+                f"{kib / 1024:.1f} MiB"
+            )
+    say(f"bench process peak RSS (VmHWM): {own_peak_rss_mib():.1f} MiB")
+
+
+# --- The warm pool -------------------------------------------------------------------
+
+POOL_FILL_TIMEOUT_SECONDS = 180
+
+
+def set_pool(admin, endpoint, size, cap=None):
+    """The endpoint's pool_size (and its cap, when given) changed by an admin
+    as `PATCH /api/v1/endpoints/{id}` does; the refill it sends is the
+    bench's workers' to run. Returns the endpoint row as saved."""
+    from hosts.endpoints import commands as endpoints
+    from hosts.models import AuditEvent
+
+    changes = {"pool_size": size}
+    if cap is not None:
+        changes["max_build_hosts"] = cap
+    return endpoints.patch_endpoint(
+        admin, endpoint, changes, source=AuditEvent.Source.API
+    )
+
+
+def wait_for_full_pool(endpoint, timeout=POOL_FILL_TIMEOUT_SECONDS):
+    """Until the endpoint has pool_size free pool hosts, ready; returns the
+    seconds waited. A pool that never fills is an error (the worker's log
+    says why)."""
+    from hosts.buildhosts import pool
+
+    started = time.perf_counter()
+    while pool.ready_count(endpoint) < endpoint.pool_size:
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(
+                f"the pool of {endpoint.name} has {pool.ready_count(endpoint)} "
+                f"of {endpoint.pool_size} hosts ready after {timeout} s"
+            )
+        time.sleep(0.05)
+    return time.perf_counter() - started

@@ -27,7 +27,17 @@
 2. 4 dchweb pipelines at once with 2 workers (a second worker joins the
    queue): the total wall time and each one's time; all must succeed.
 
-3. Peak RSS (VmHWM) of the workers (main and pool processes) and of this one.
+3. With a warm pool (--pool-size 2 on the endpoint, set by an admin as the
+   endpoints' PATCH does: hosts.endpoints.patch_endpoint): 5 runs interleaved
+   again, dchweb's pipelines with volume_policy delete ("with pool"), then
+   with volume_policy cache ("with pool and cache": the owner's build cache
+   is kept and the next host starts on it); the direct side is the same
+   cold pipeline by hand as in 1. Before each dchweb run the pool is full
+   again (waited for, untimed); each run says how its host started (claimed
+   from the pool, on the cache, cold). Goal <= 0.5 for "with pool and
+   cache". --pool-size 0 leaves this part out.
+
+4. Peak RSS (VmHWM) of the workers (main and pool processes) and of this one.
 
 Everything made here (containers, volumes, pushed manifests, the workers,
 the database, the data folder, the Redis queue) is removed at the end, on
@@ -56,6 +66,9 @@ PARALLEL = 4
 POLL_SECONDS = 0.01
 PIPELINE_TIMEOUT_SECONDS = 300
 GOAL_RATIO = 1.10
+# With a warm pool and the owner's build cache (part 3).
+GOAL_RATIO_POOL_CACHE = 0.5
+POOL_SIZE = 2
 PROJECT = "default-project"
 
 
@@ -128,20 +141,7 @@ class Direct(_common.Direct):
             step("verify_registry")
             step.steps["provision (to ready)"] = step.elapsed()
 
-            image_id, build_errors = "", []
-            for chunk in build_host.api.build(
-                fileobj=io.BytesIO(context),
-                custom_context=True,
-                encoding="gzip",
-                tag=ref,
-                decode=True,
-                rm=True,
-                forcerm=True,
-            ):
-                image_id = (chunk.get("aux") or {}).get("ID", image_id)
-                build_errors += stream_errors([chunk])
-            if build_errors or not image_id:
-                raise RuntimeError(f"build failed: {build_errors or 'no image id'}")
+            build_by_hand(build_host, context, ref)
             step("build")
 
             digest, push_errors = "", []
@@ -178,6 +178,29 @@ class Direct(_common.Direct):
         return step.elapsed(), step.steps
 
 
+def build_by_hand(build_host, context, ref):
+    """client.api.build of the gzipped context archive on the build host,
+    tagged `ref`; returns the build's output (its "stream" lines)."""
+    from tests.support.buildhost import stream_errors
+
+    image_id, errors, output = "", [], []
+    for chunk in build_host.api.build(
+        fileobj=io.BytesIO(context),
+        custom_context=True,
+        encoding="gzip",
+        tag=ref,
+        decode=True,
+        rm=True,
+        forcerm=True,
+    ):
+        image_id = (chunk.get("aux") or {}).get("ID", image_id)
+        errors += stream_errors([chunk])
+        output.append(chunk.get("stream", ""))
+    if errors or not image_id:
+        raise RuntimeError(f"build failed: {errors or 'no image id'}")
+    return "".join(output)
+
+
 # --- dchweb: create_build, the worker does the rest ---------------------------------
 
 
@@ -185,22 +208,37 @@ class Pipeline:
     """One build through dchweb, watched until the build is final and its
     ephemeral build host removed."""
 
-    def __init__(self, user, endpoint, registry, number, context, made):
+    def __init__(
+        self,
+        user,
+        endpoint,
+        registry,
+        number,
+        context,
+        made,
+        *,
+        volume_policy="delete",
+        push=True,
+    ):
+        """`push` False: the image is only built, tagged bench-<token>:<n>
+        on the build host (and `registry` and `made` are not used)."""
         from django.core.files.uploadedfile import SimpleUploadedFile
 
         from hosts.builds import commands as builds
         from hosts.models import AuditEvent
 
         self.number = number
-        self.repository = new_repository()
-        made.pushing(self.repository, str(max(number, 1)))
         data = {
-            "tag": f"{registry.address}/{self.repository}:{max(number, 1)}",
+            "tag": f"bench-{TOKEN}:{max(number, 1)}",
             "endpoint_id": endpoint.pk,
-            "registry_id": registry.pk,
-            "push": True,
-            "volume_policy": "delete",
+            "push": push,
+            "volume_policy": volume_policy,
         }
+        if push:
+            self.repository = new_repository()
+            made.pushing(self.repository, str(max(number, 1)))
+            data["tag"] = f"{registry.address}/{self.repository}:{max(number, 1)}"
+            data["registry_id"] = registry.pk
         upload = SimpleUploadedFile("context.tar.gz", context)
         self.wall = time.time()
         self.started = time.perf_counter()
@@ -265,6 +303,12 @@ class Pipeline:
             return buildlogs.tail(self.build.pk)[0][-2000:]
         return ""
 
+    def log_text(self):
+        """The build's whole log (the bench's builds log a few kB)."""
+        from hosts.builds import logs as buildlogs
+
+        return buildlogs.path_of(self.build.pk).read_text(errors="replace")
+
     def steps(self):
         """Where the time went (s), from the worker's stamps (Build, BuildHost,
         BuildHostStep) and what the bench saw (state changes, 10 ms polls)."""
@@ -273,11 +317,15 @@ class Pipeline:
         build = self.build
         host = BuildHost.objects.get(pk=build.build_host_id)
         rows = list(host.steps.order_by("started_at", "id"))
+        if host.from_pool:
+            # Its provisioning ran ahead, before this build was asked for.
+            rows = [row for row in rows if row.started_at.timestamp() >= self.wall]
         provision_rows = [r for r in rows if not r.name.startswith("remove")]
         remove_rows = [r for r in rows if r.name.startswith("remove")]
         wall, seen = self.wall, self.seen
         started = since(build.started_at, wall)
-        ready = since(host.ready_at, wall)
+        # A host claimed from the pool was ready before the build was asked for.
+        ready = started if host.from_pool else since(host.ready_at, wall)
         finished = since(build.finished_at, wall)
         removed = since(host.removed_at, wall)
         building = seen.get("building", ready)
@@ -309,12 +357,70 @@ class Pipeline:
         found["to removed_at (stamp)"] = removed
         return found
 
+    def started_on(self):
+        """How its build host started, in words: claimed from the pool, on
+        the owner's cache, or cold."""
+        from hosts.models import BuildHost
+
+        host = BuildHost.objects.get(pk=self.build.build_host_id)
+        if host.from_pool:
+            return "claimed from the pool"
+        if host.cache_volume:
+            return f"cold, on the cache {host.cache_volume}"
+        return "cold"
+
 
 def run_dchweb(pipelines):
     # Every pipeline is looked at on every round (a list, not all()'s
     # short circuit), so each one's end is seen within a round.
     while not all([pipeline.poll() for pipeline in pipelines]):
         time.sleep(POLL_SECONDS)
+
+
+# --- With a warm pool and the owner's cache -------------------------------------------
+
+
+def with_pool(endpoint, volume_policy, dchweb_pipeline, by_hand, runs):
+    """Part 3: the endpoint keeps `pool_size` hosts ready; dchweb's pipelines
+    ask for `volume_policy` (cache: the owner's build cache). Each dchweb run
+    starts with the pool full (refilled untimed after the run before), and
+    says how its host started; the direct side is the cold pipeline by hand,
+    as in part 1. Returns (times, steps, warm-ups)."""
+    filled = _common.wait_for_full_pool(endpoint)
+    say(f"pool of {endpoint.pool_size} full after {filled:.3f} s")
+
+    def dchweb(number):
+        pipeline = dchweb_pipeline(200 + number, volume_policy)
+        run_dchweb([pipeline])
+        steps = pipeline.steps()
+        _common.wait_for_full_pool(endpoint)
+        refills = ", ".join(
+            f"+{since(stamp, pipeline.wall):.2f} s"
+            for stamp in refilled_since(endpoint, pipeline.wall)
+        )
+        say(
+            f"  dchweb run {number}: {pipeline.started_on()}; done at "
+            f"+{pipeline.seconds:.2f} s; refill hosts ready at {refills or '-'}"
+        )
+        return pipeline.seconds, steps
+
+    sides = (("direct", by_hand), ("dchweb", dchweb))
+    return _common.interleaved_runs(sides, runs)
+
+
+def refilled_since(endpoint, wall):
+    """When the pool hosts made after `wall` (the refills a claim sent) were
+    ready: they were being provisioned beside the pipeline."""
+    from datetime import UTC, datetime
+
+    from hosts.models import BuildHost
+
+    return BuildHost.objects.filter(
+        endpoint=endpoint,
+        from_pool=True,
+        created_at__gte=datetime.fromtimestamp(wall, UTC),
+        ready_at__isnull=False,
+    ).values_list("ready_at", flat=True)
 
 
 # --- Report ---------------------------------------------------------------------
@@ -341,12 +447,12 @@ def step_rows():
     )
 
 
-def report_sequential(times, steps, warmups):
+def report_sequential(times, steps, warmups, goal=GOAL_RATIO):
     _common.say_runs(
         times,
         steps,
         warmups,
-        GOAL_RATIO,
+        goal,
         warmups_are="not in the medians",
         stamp="to removed_at (stamp)",
         stamp_is="the worker's removed_at stamp",
@@ -357,17 +463,6 @@ def report_sequential(times, steps, warmups):
     _common.say_step_medians(steps, step_rows(), "  {:<30} {} {}")
 
 
-def report_peaks(workers):
-    say()
-    for worker in workers:
-        for role, pid, kib in worker.peak_rss_kib():
-            say(
-                f"worker {worker.node} peak RSS (VmHWM), {role} process {pid}: "
-                f"{kib / 1024:.1f} MiB"
-            )
-    say(f"bench process peak RSS (VmHWM): {_common.own_peak_rss_mib():.1f} MiB")
-
-
 # --- Main -------------------------------------------------------------------------
 
 
@@ -376,6 +471,12 @@ def main():
     parser.add_argument("--runs", type=int, default=RUNS, help="timed runs of each")
     parser.add_argument(
         "--parallel", type=int, default=PARALLEL, help="pipelines at once in part 2"
+    )
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=POOL_SIZE,
+        help="the pool in part 3 (0: no part 3)",
     )
     args = parser.parse_args()
     _common.stop_on_sigterm()
@@ -409,11 +510,7 @@ def main():
         context = hello_context(busybox)
 
         def start_worker(index):
-            log = _common.var_path(f"bench-{os.getpid()}-worker{index}.log")
-            worker = _common.Worker(queue, database, log, node=f"{queue}-w{index}")
-            workers.append(worker)
-            worker.wait_ready()
-            say(f"worker {worker.node} (pid {worker.process.pid}) ready")
+            _common.start_numbered_worker(queue, database, index, workers)
 
         def dchweb(number):
             pipeline = Pipeline(user, endpoint, registry, number, context, made)
@@ -422,6 +519,11 @@ def main():
 
         def by_hand(number):
             return direct.pipeline(number, context, made)
+
+        def dchweb_pipeline(number, policy):
+            return Pipeline(
+                user, endpoint, registry, number, context, made, volume_policy=policy
+            )
 
         start_worker(1)
         say(f"image {devstack['image']}, context {len(context)} bytes (gzip)")
@@ -465,8 +567,21 @@ def main():
             )
         say(f"total wall time: {total:.3f} s")
 
-        # 3. Memory.
-        report_peaks(workers)
+        # 3. With a warm pool, then with the pool and the owner's cache.
+        if args.pool_size:
+            admin = _common.bench_admin()
+            endpoint = _common.set_pool(admin, endpoint, args.pool_size)
+        modes = (("pool", "delete"), ("pool and cache", "cache"))
+        for title, policy in modes if args.pool_size else ():
+            say()
+            say(f"with {title}: volume_policy {policy}, 2 workers")
+            times, steps, warmups = with_pool(
+                endpoint, policy, dchweb_pipeline, by_hand, args.runs
+            )
+            report_sequential(times, steps, warmups, GOAL_RATIO_POOL_CACHE)
+
+        # 4. Memory.
+        _common.say_worker_peaks(workers)
         leftovers = [p.name for p in (data_dir / "contexts").glob("*")]
         if leftovers:
             say(f"note: contexts left in the data folder: {leftovers}")
