@@ -6,6 +6,7 @@ from hosts.api.auth import BearerToken, admin_only
 from hosts.api.lookups import get_or_404
 from hosts.api.schemas.common import errors
 from hosts.api.schemas.endpoints import EndpointIn, EndpointOut, EndpointPatch
+from hosts.buildhosts import pool
 from hosts.core.errors import Conflict
 from hosts.endpoints import commands as endpoints
 from hosts.models import Endpoint
@@ -18,7 +19,7 @@ ADMINS = BearerToken(admin_only("only admins may manage endpoints"))
 
 @router.get("/endpoints", response={200: list[EndpointOut], **errors(400, 401)})
 def list_endpoints(request):
-    return Endpoint.objects.all()
+    return pool.with_ready_counts(Endpoint.objects.all())
 
 
 @router.post(

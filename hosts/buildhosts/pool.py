@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from hosts import engine
@@ -55,8 +56,26 @@ def free_hosts(endpoint=None):
 
 
 def ready_count(endpoint) -> int:
-    """Free pool hosts ready to be claimed now (all seven steps passed)."""
+    """Free pool hosts ready to be claimed now (all seven steps passed); an
+    endpoint from with_ready_counts() already knows."""
+    if hasattr(endpoint, "pool_ready"):
+        return endpoint.pool_ready
     return free_hosts(endpoint).filter(state=BuildHost.State.READY).count()
+
+
+def with_ready_counts(endpoints):
+    """`endpoints` (a queryset), each with `pool_ready` counted in the same
+    query: a list of endpoints asks once, not once per endpoint."""
+    return endpoints.annotate(
+        pool_ready=Count(
+            "build_hosts",
+            filter=Q(
+                build_hosts__from_pool=True,
+                build_hosts__owner__isnull=True,
+                build_hosts__state=BuildHost.State.READY,
+            ),
+        )
+    )
 
 
 # --- Claiming ------------------------------------------------------------------------

@@ -23,10 +23,11 @@ ENDPOINT_ACTIONS = ("probe", "disable", "enable")
 def _endpoint_rows():
     """The endpoints, each with its free pool hosts ready now (admins see
     the pool's state)."""
-    rows = list(Endpoint.objects.select_related("ca_certificate", "client_certificate"))
-    for endpoint in rows:
-        endpoint.pool_ready = pool.ready_count(endpoint) if endpoint.pool_size else 0
-    return rows
+    return list(
+        pool.with_ready_counts(
+            Endpoint.objects.select_related("ca_certificate", "client_certificate")
+        )
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
