@@ -786,18 +786,38 @@ def set_pool(admin, endpoint, size, cap=None):
     )
 
 
-def wait_for_full_pool(endpoint, timeout=POOL_FILL_TIMEOUT_SECONDS):
-    """Until the endpoint has pool_size free pool hosts, ready; returns the
+def wait_for_full_pool(endpoint, timeout=POOL_FILL_TIMEOUT_SECONDS, owner=None):
+    """Until the endpoint has pool_size free pool hosts, ready, and, when
+    `owner` has a build cache there, a warm host ready on it; returns the
     seconds waited. A pool that never fills is an error (the worker's log
     says why)."""
-    from hosts.buildhosts import pool
-
     started = time.perf_counter()
-    while pool.ready_count(endpoint) < endpoint.pool_size:
+    while True:
+        missing = _pool_missing(endpoint, owner)
+        if not missing:
+            return time.perf_counter() - started
         if time.perf_counter() - started > timeout:
             raise RuntimeError(
-                f"the pool of {endpoint.name} has {pool.ready_count(endpoint)} "
-                f"of {endpoint.pool_size} hosts ready after {timeout} s"
+                f"after {timeout} s the pool of {endpoint.name} {missing}"
             )
         time.sleep(0.05)
-    return time.perf_counter() - started
+
+
+def _pool_missing(endpoint, owner) -> str:
+    """What the pool still lacks, in words ("": nothing)."""
+    from hosts.buildhosts import pool
+    from hosts.models import BuildHost
+    from hosts.volumes import caches
+
+    ready = pool.ready_count(endpoint)
+    if ready < endpoint.pool_size:
+        return f"has {ready} of {endpoint.pool_size} hosts ready"
+    if owner is None:
+        return ""
+    theirs = caches.caches().filter(endpoint=endpoint, owner_name=owner.get_username())
+    if not theirs.exists():
+        return ""
+    warm = pool.warm_hosts(endpoint).filter(
+        pk__in=caches.held_by_owner(owner), state=BuildHost.State.READY
+    )
+    return "" if warm.exists() else f"has no warm host ready on {owner}'s cache"

@@ -4,7 +4,8 @@ dchweb builds with the owner's build cache on a new ephemeral build host; by
 hand, the same build runs on a fresh Docker-in-Docker engine.
 
     cd /work/main && devstack/up && flock -x /tmp/dchweb-bench.lock \
-        devstack/exec .venv/bin/python bench/cache.py [--runs 5] [--sleep 2]
+        devstack/exec .venv/bin/python bench/cache.py [--runs 5] [--sleep 2] \
+        [--pool-size 1]
 
 The context: a Dockerfile FROM scratch with busybox copied in, three slow RUN
 steps (each sleeps --sleep seconds and writes a file) and then a COPY of a
@@ -13,12 +14,16 @@ the slow steps stay as they were and only the COPY is new.
 
 dchweb: hosts.builds.create_build() in this process with endpoint_id (an
 ephemeral build host) and volume_policy "cache", the image built but not
-pushed; a real Celery worker subprocess on a queue of its own provisions the
-host on the owner's newest cache, builds, and removes the host (its data
-volume kept as the cache again), on a throwaway SQLite database
+pushed; a real Celery worker subprocess on a queue of its own builds on a
+host on the owner's newest cache and removes the host (its data volume kept
+as the cache again), on a throwaway SQLite database
 (var/bench-<pid>.sqlite3) and data folder. The clock runs from the call until
 the build is final and its host "removed" (polled every 10 ms), as in
-bench/pipeline.py.
+bench/pipeline.py. With --pool-size N (1; an admin's PATCH of the endpoint),
+the endpoint keeps a warm pool, and so a warm host on the owner's cache made
+after each removal: the next rebuild claims it, ready, on the cache; the
+bench waits for it between runs, untimed. --pool-size 0: every dchweb host
+is provisioned on the cache when the rebuild is asked for.
 
 Direct: as a person without a cache does it, with docker-py on the same
 engine: a new Docker-in-Docker container on new volumes (the seven steps of
@@ -170,6 +175,12 @@ def main():
         default=SLEEP_SECONDS,
         help="seconds each of the three slow steps takes",
     )
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=1,
+        help="the endpoint's warm pool (0: none, so no warm host on the cache)",
+    )
     args = parser.parse_args()
     _common.stop_on_sigterm()
     devstack = _common.devstack_values(needs_redis=True)
@@ -202,10 +213,19 @@ def main():
         say(f"worker pid {worker.process.pid} ready; image {devstack['image']}")
         say(f"three slow steps of {args.sleep} s each, then COPY app.txt")
 
+        if args.pool_size:
+            admin = _common.bench_admin()
+            endpoint = _common.set_pool(admin, endpoint, args.pool_size)
+            filled = _common.wait_for_full_pool(endpoint)
+            say(f"warm pool of {args.pool_size} ready after {filled:.3f} s")
         rebuilds = Rebuilds(user, endpoint)
 
         def dchweb(number):
-            return rebuilds.run(number, context(busybox, args.sleep, number))
+            timed = rebuilds.run(number, context(busybox, args.sleep, number))
+            if args.pool_size:
+                # Untimed: the warm host on the cache, made after the removal.
+                _common.wait_for_full_pool(endpoint, owner=user)
+            return timed
 
         def by_hand(number):
             return direct.rebuild(number, context(busybox, args.sleep, number))

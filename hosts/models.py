@@ -421,6 +421,24 @@ class Installation(models.Model):
         return str(self.installation_id)
 
 
+def free_pool_q(prefix: str = "") -> models.Q:
+    """The one rule of a free pool host: made for the pool, claimed by
+    nobody yet. `prefix` reaches it through a relation ("build_hosts__")."""
+    return models.Q(**{f"{prefix}from_pool": True, f"{prefix}owner__isnull": True})
+
+
+class BuildHostQuerySet(models.QuerySet):
+    def free_pool(self):
+        """Pool hosts nobody has claimed (any state): warm hosts on an
+        owner's cache among them."""
+        return self.filter(free_pool_q())
+
+    def claimed_or_own(self):
+        """Every host but the free pool ones: those are nobody's, in no
+        list, cap or idle pass (the endpoints page counts them)."""
+        return self.exclude(free_pool_q())
+
+
 class BuildHost(models.Model):
     """A Docker engine in a container on an endpoint (design.md §2)."""
 
@@ -552,6 +570,8 @@ class BuildHost(models.Model):
     # volume instead of a new one ("": a data volume of its own).
     cache_volume = models.CharField(max_length=255, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BuildHostQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at",)

@@ -55,11 +55,7 @@ class BuildHostConflict(Conflict):
 
 
 def _hosts():
-    # A free pool host is nobody's: in no list, not even an admin's (the
-    # endpoints page counts them).
-    return BuildHost.objects.exclude(from_pool=True, owner__isnull=True).select_related(
-        "endpoint", "owner"
-    )
+    return BuildHost.objects.claimed_or_own().select_related("endpoint", "owner")
 
 
 def visible_to(user):
@@ -115,7 +111,10 @@ def create_build_host(
                 request=request,
             )
             if host.from_pool:
-                enqueue_on_commit(tasks.refill_pool, host.endpoint_id)
+                # A warm host on the owner's cache is not one of the pool's:
+                # the next one comes when its removal gives the cache back.
+                if not host.cache_volume:
+                    enqueue_on_commit(tasks.refill_pool, host.endpoint_id)
             elif provision:
                 enqueue_on_commit(tasks.provision_build_host, str(host.pk))
     except IntegrityError:

@@ -60,10 +60,9 @@ def idle_candidates():
     """Running hosts that may stop for idleness: dchweb holds a certificate
     to look inside them (an adopted host has none)."""
     return (
-        BuildHost.objects.filter(state__in=BuildHost.RUNNING_STATES)
+        BuildHost.objects.claimed_or_own()
+        .filter(state__in=BuildHost.RUNNING_STATES)
         .exclude(client_cert_pem="")
-        # A free pool host waits idle by design: the refill recycles it.
-        .exclude(owner__isnull=True)
         .select_related("endpoint", "owner")
     )
 

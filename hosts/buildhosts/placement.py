@@ -1,7 +1,8 @@
 """Where a new build host goes: the endpoint a request names, or the one
 dchweb chooses; and on it, the owner's cache or a free pool host.
 
-The choice prefers the owner's cache, then a free pool host, then the
+The choice prefers a warm host on the owner's cache (ready, and with their
+images: pool.py), then the owner's cache, then a free pool host, then the
 endpoint with the fewest running hosts (ties: the name), among the healthy
 endpoints that trust the registries asked for and have room under their cap.
 It is recorded on the host (`placement`), in words.
@@ -24,6 +25,7 @@ from hosts.volumes import caches
 NAMED = "named in the request"
 ANY = "any endpoint"
 _CACHE_THERE = "your build cache is there"
+_WARM_THERE = "a host on your build cache was made ready ahead for you"
 _POOL_THERE = "a ready host was waiting in its pool"
 _CACHE_OVER_POOL = (
     "preferred over a ready pool host: the cache keeps your pulled images and "
@@ -88,6 +90,16 @@ def _named(owner, endpoint, wanted) -> Placement:
     """The request's choice stands (commands checks its cap); on it, the
     owner's cache over a pool host, and the words say which and why."""
     cache = caches.newest_free(owner, endpoint)
+    warm = _warm_fitting(owner, endpoint, wanted)
+    if warm:
+        return Placement(
+            endpoint,
+            f"{NAMED}; {_WARM_THERE}",
+            cache=cache,
+            pool_hosts=warm,
+            reason_if_new=f"{NAMED} (the host made ready on your cache was taken "
+            "meanwhile)",
+        )
     pool_hosts = _fitting(endpoint, wanted)
     if cache is not None:
         reason = f"{NAMED}; {_CACHE_THERE}"
@@ -113,6 +125,7 @@ class _Candidate:
     running: int
     cache: Volume | None
     pool_hosts: list[BuildHost]
+    warm_hosts: list[BuildHost]
 
     @property
     def has_room(self) -> bool:
@@ -134,7 +147,7 @@ def _choose(owner, wanted) -> Placement:
             refused[endpoint.name] = why_not
             continue
         candidate = _candidate(owner, endpoint, wanted)
-        if candidate.has_room or candidate.pool_hosts:
+        if candidate.has_room or candidate.pool_hosts or candidate.warm_hosts:
             candidates.append(candidate)
         else:
             refused[endpoint.name] = (
@@ -187,6 +200,11 @@ def _fitting(endpoint, wanted) -> list[BuildHost]:
     return pool.fitting(endpoint, _image_for(endpoint, wanted), wanted["registries"])
 
 
+def _warm_fitting(owner, endpoint, wanted) -> list[BuildHost]:
+    image = _image_for(endpoint, wanted)
+    return pool.warm_fitting(owner, endpoint, image, wanted["registries"])
+
+
 def _candidate(owner, endpoint, wanted) -> _Candidate:
     running = BuildHost.objects.filter(
         endpoint=endpoint, state__in=BuildHost.ACTIVE_STATES
@@ -199,14 +217,26 @@ def _candidate(owner, endpoint, wanted) -> _Candidate:
         # already holds its place.
         cache=caches.newest_free(owner, endpoint) if room else None,
         pool_hosts=_fitting(endpoint, wanted),
+        warm_hosts=_warm_fitting(owner, endpoint, wanted),
     )
 
 
 def _best(candidates: list[_Candidate]) -> Placement:
-    """The owner's cache, then a pool host, then the fewest running hosts;
-    within each, the fewest running hosts and then the name (the list is
-    in name order and sorted() keeps it for ties)."""
+    """A warm host on the owner's cache, then their cache, then a pool host,
+    then the fewest running hosts; within each, the fewest running hosts and
+    then the name (the list is in name order and sorted() keeps it for
+    ties)."""
     fewest = sorted(candidates, key=lambda c: c.running)
+    with_warm = [c for c in fewest if c.warm_hosts]
+    if with_warm:
+        chosen = with_warm[0]
+        return Placement(
+            chosen.endpoint,
+            f"{ANY}: {chosen.endpoint.name}, {_WARM_THERE}",
+            cache=chosen.cache,
+            pool_hosts=chosen.warm_hosts,
+            reason_if_new=_cold_words(chosen, "the host ready on your cache was taken"),
+        )
     with_cache = [c for c in fewest if c.cache is not None]
     with_pool = [c for c in fewest if c.pool_hosts]
     if with_cache:

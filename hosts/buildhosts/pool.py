@@ -9,6 +9,14 @@ up and recycles hosts that no longer fit the endpoint or stopped answering.
 Too old ones go by their time to live (DCHWEB_POOL_MAX_AGE_HOURS), through
 the usual reaper.
 
+An endpoint with a pool also keeps warm hosts on its owners' caches: when a
+host leaves its data volume as its owner's cache, the refill makes a pool
+host on that cache, ready for that owner only (whose a cache is, the ledger
+says: Volume.owner_name), so their next request is both ready at once and
+starts with their images and build steps. Up to pool_size of them besides
+the pool, newest caches first, each for one owner who used it within the
+pool's maximum age; an unclaimed one gives its cache back untouched.
+
 Worker side: the refill returns what to provision and remove; the task
 enqueues it.
 """
@@ -18,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -34,9 +43,10 @@ from hosts.models import (
     Endpoint,
     Registry,
     RegistryTrust,
+    free_pool_q,
 )
 from hosts.notifications import outbox, payloads
-from hosts.volumes import ledger
+from hosts.volumes import caches, ledger
 
 logger = logging.getLogger(__name__)
 
@@ -50,31 +60,36 @@ PING_TIMEOUT_SECONDS = 3
 
 
 def free_hosts(endpoint=None):
-    """Pool hosts nobody has claimed (any state); on `endpoint` if given."""
-    found = BuildHost.objects.filter(from_pool=True, owner__isnull=True)
+    """Pool hosts nobody has claimed (any state), warm ones on a cache
+    among them; on `endpoint` if given."""
+    found = BuildHost.objects.free_pool()
     return found.filter(endpoint=endpoint) if endpoint is not None else found
 
 
+def pool_hosts(endpoint=None):
+    """Free pool hosts anyone may claim: not on someone's cache."""
+    return free_hosts(endpoint).filter(cache_volume="")
+
+
+def warm_hosts(endpoint=None):
+    """Free pool hosts on an owner's cache: theirs to claim, nobody else's."""
+    return free_hosts(endpoint).exclude(cache_volume="")
+
+
 def ready_count(endpoint) -> int:
-    """Free pool hosts ready to be claimed now (all seven steps passed); an
-    endpoint from with_ready_counts() already knows."""
+    """Pool hosts ready to be claimed now by anyone (all seven steps
+    passed); an endpoint from with_ready_counts() already knows."""
     if hasattr(endpoint, "pool_ready"):
         return endpoint.pool_ready
-    return free_hosts(endpoint).filter(state=BuildHost.State.READY).count()
+    return pool_hosts(endpoint).filter(state=BuildHost.State.READY).count()
 
 
 def with_ready_counts(endpoints):
     """`endpoints` (a queryset), each with `pool_ready` counted in the same
     query: a list of endpoints asks once, not once per endpoint."""
+    ready = Q(build_hosts__state=BuildHost.State.READY, build_hosts__cache_volume="")
     return endpoints.annotate(
-        pool_ready=Count(
-            "build_hosts",
-            filter=Q(
-                build_hosts__from_pool=True,
-                build_hosts__owner__isnull=True,
-                build_hosts__state=BuildHost.State.READY,
-            ),
-        )
+        pool_ready=Count("build_hosts", filter=free_pool_q("build_hosts__") & ready)
     )
 
 
@@ -82,13 +97,25 @@ def with_ready_counts(endpoints):
 
 
 def fitting(endpoint, image: str, registries) -> list[BuildHost]:
-    """Free, ready pool hosts on `endpoint` with `image` (""; the pool's)
-    that trust at least `registries`, oldest first."""
+    """Ready pool hosts anyone may claim on `endpoint` with `image` (""; the
+    pool's) that trust at least `registries`, oldest first."""
+    return _ready_and_trusting(pool_hosts(endpoint), endpoint, image, registries)
+
+
+def warm_fitting(owner, endpoint, image: str, registries) -> list[BuildHost]:
+    """Ready warm hosts on `owner`'s caches on `endpoint` that fit, as
+    fitting() does: a request of theirs there takes one before anything."""
+    if owner is None:
+        return []
+    theirs = warm_hosts(endpoint).filter(pk__in=caches.held_by_owner(owner))
+    return _ready_and_trusting(theirs, endpoint, image, registries)
+
+
+def _ready_and_trusting(found, endpoint, image, registries) -> list[BuildHost]:
     image = image or pool_image(endpoint)
     wanted = {registry.pk for registry in registries}
     found = (
-        free_hosts(endpoint)
-        .filter(state=BuildHost.State.READY, image=image)
+        found.filter(state=BuildHost.State.READY, image=image)
         .order_by("ready_at", "created_at")
         .prefetch_related("registries")
     )
@@ -124,13 +151,12 @@ def _take(candidate, owner, wanted, key, fingerprint, reason) -> bool:
     row and then finds its owner set; on SQLite writers take turns. Either
     way the WHERE is true for one request only."""
     now = timezone.now()
+    # A warm host holds its owner's cache (their images): theirs only.
+    anyones_or_theirs = Q(cache_volume="") | Q(pk__in=caches.held_by_owner(owner))
     return (
-        BuildHost.objects.filter(
-            pk=candidate.pk,
-            from_pool=True,
-            owner__isnull=True,
-            state=BuildHost.State.READY,
-        ).update(
+        BuildHost.objects.free_pool()
+        .filter(anyones_or_theirs, pk=candidate.pk, state=BuildHost.State.READY)
+        .update(
             owner=owner,
             claimed_at=now,
             name=wanted["name"],
@@ -160,7 +186,7 @@ def _hand_over(host, owner, *, notify) -> None:
     # The engine's labels still say nobody: the ledger reads the owner here.
     ledger.note_owner(host)
     step = BuildHostStep.objects.create(build_host=host, name=CLAIM_STEP)
-    step.finish(BuildHostStep.Status.DONE, detail=CLAIMED)
+    step.finish(BuildHostStep.Status.DONE, detail=claimed_words(host))
     # The audit is the request's own (build_host.created, from_pool true):
     # it knows where the request came from.
     if notify:
@@ -169,6 +195,12 @@ def _hand_over(host, owner, *, notify) -> None:
             payloads.build_host("build_host.ready", host),
             owner=owner,
         )
+
+
+def claimed_words(host) -> str:
+    if host.cache_volume:
+        return f"{CLAIMED}, ready on your build cache {host.cache_volume}"
+    return CLAIMED
 
 
 # --- Refilling -----------------------------------------------------------------------
@@ -209,7 +241,7 @@ def refill(endpoint_id: int) -> Refill:
         return Refill()
     plan = Refill(remove=_recycle(endpoint))
     if _may_grow(endpoint):
-        plan.provision = _top_up(endpoint.pk)
+        plan.provision = _top_up(endpoint.pk) + _warm_caches(endpoint.pk)
     if plan.provision or plan.remove:
         logger.info(
             "pool of %s: %d to provision, %d to remove",
@@ -233,7 +265,7 @@ def _recycle(endpoint) -> list[str]:
     more than the pool wants: marked for removal (their ids returned)."""
     removed = []
     image, registries = pool_image(endpoint), {r.pk for r in pool_registries(endpoint)}
-    keep = []
+    keep, keep_warm = [], []
     # Removed ones stay as rows (history): not looked at again.
     current = free_hosts(endpoint).filter(
         state__in=(*WAITING_OR_READY, BuildHost.State.FAILED)
@@ -241,10 +273,10 @@ def _recycle(endpoint) -> list[str]:
     for host in current.prefetch_related("registries"):
         why = _why_recycle(endpoint, host, image, registries)
         if why is None:
-            keep.append(host)
+            (keep_warm if host.cache_volume else keep).append(host)
         elif _retire(host, why):
             removed.append(str(host.pk))
-    for host in _surplus(endpoint, keep):
+    for host in _surplus(endpoint, keep) + _surplus(endpoint, keep_warm):
         if _retire(host, "the pool is smaller now"):
             removed.append(str(host.pk))
     return removed
@@ -285,9 +317,9 @@ def _not_answering(endpoint, host) -> str | None:
 
 
 def _surplus(endpoint, keep) -> list[BuildHost]:
-    """More free hosts than the pool wants (none on a disabled endpoint):
-    those still being made go first (they serve nobody yet), then the
-    oldest."""
+    """More free hosts than the pool wants (none on a disabled endpoint;
+    the pool's and the warm ones on caches are counted apart): those still
+    being made go first (they serve nobody yet), then the oldest."""
     wanted = 0 if endpoint.is_disabled else endpoint.pool_size
     if len(keep) <= wanted:
         return []
@@ -326,19 +358,50 @@ def _top_up(endpoint_id) -> list[str]:
     SQLite the transaction alone takes the one write lock)."""
     with transaction.atomic():
         endpoint = Endpoint.objects.select_for_update().get(pk=endpoint_id)
-        free = free_hosts(endpoint).filter(state__in=WAITING_OR_READY).count()
-        active = BuildHost.objects.filter(
-            endpoint=endpoint, state__in=BuildHost.ACTIVE_STATES
-        ).count()
-        room = max(0, endpoint.max_build_hosts - active)
-        count = min(endpoint.pool_size - free, room)
+        count = _missing(endpoint, pool_hosts(endpoint))
         if count <= 0:
             return []
         registries = pool_registries(endpoint)
         return [str(_new_pool_host(endpoint, registries).pk) for _ in range(count)]
 
 
-def _new_pool_host(endpoint, registries) -> BuildHost:
+def _warm_caches(endpoint_id) -> list[str]:
+    """A warm host on each owner's newest free cache here (used within the
+    pool's maximum age, by an active user), up to pool_size of them and
+    never past the cap: after the pool's own, under the same lock."""
+    with transaction.atomic():
+        endpoint = Endpoint.objects.select_for_update().get(pk=endpoint_id)
+        count = _missing(endpoint, warm_hosts(endpoint))
+        if count <= 0:
+            return []
+        since = timezone.now() - timedelta(hours=settings.DCHWEB_POOL_MAX_AGE_HOURS)
+        owners = get_user_model().objects.filter(is_active=True)
+        wanted = caches.to_warm(
+            endpoint, since, owners.values_list("username", flat=True)
+        )
+        registries = pool_registries(endpoint)
+        made = []
+        for volume in wanted[:count]:
+            host = _new_pool_host(endpoint, registries, cache=volume)
+            if host is not None:
+                made.append(str(host.pk))
+        return made
+
+
+def _missing(endpoint, kind) -> int:
+    """How many more hosts of `kind` (a queryset of free pool hosts) the
+    pool wants, within the room left under the endpoint's cap."""
+    free = kind.filter(state__in=WAITING_OR_READY).count()
+    active = BuildHost.objects.filter(
+        endpoint=endpoint, state__in=BuildHost.ACTIVE_STATES
+    ).count()
+    room = max(0, endpoint.max_build_hosts - active)
+    return min(endpoint.pool_size - free, room)
+
+
+def _new_pool_host(endpoint, registries, cache=None) -> BuildHost | None:
+    """A new free pool host, on `cache` (an owner's free cache volume) if
+    given; None when a request took that cache first."""
     now = timezone.now()
     host = BuildHost(
         owner=None,
@@ -351,13 +414,16 @@ def _new_pool_host(endpoint, registries) -> BuildHost:
         placement=f"made ahead in the warm pool of {endpoint.name}",
     )
     host.name = f"pool-{host.short_id}"
-    host.save()
+    if cache is not None:
+        host.placement += f", on the build cache of {cache.owner_name}"
+    with transaction.atomic():
+        host.save()
+        if cache is not None and not caches.take(cache, host):
+            transaction.set_rollback(True)
+            return None
     host.registries.set(registries)
-    audit.record(
-        None,
-        "build_host.pool_created",
-        host,
-        {"endpoint": endpoint.name, "image": host.image},
-        source=SYSTEM,
-    )
+    details = {"endpoint": endpoint.name, "image": host.image}
+    if cache is not None:
+        details.update(cache=cache.name, cache_owner=cache.owner_name)
+    audit.record(None, "build_host.pool_created", host, details, source=SYSTEM)
     return host

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hosts import engine
-from hosts.core import audit, installation, leases
+from hosts.core import audit, installation, leases, queue
 from hosts.core.connections import connection_for
 from hosts.lib import x509
 from hosts.models import (
@@ -49,6 +49,8 @@ CERTS_VOLUME_GB = 1
 LEASE = timedelta(minutes=10)
 PING_INTERVAL_SECONDS = 0.25
 SYSTEM = AuditEvent.Source.TASK
+# By name: tasks.py imports this module (design.md §1).
+REFILL_TASK = "hosts.tasks.refill_pool"
 
 # Outcomes a task acts on.
 DONE = "done"
@@ -595,6 +597,10 @@ def remove(build_host_id, worker: str) -> str:
         elif host.remove_volumes:
             _run_step(run, "remove_volumes", _remove_volumes)
         _mark_removed(host)
+        if caches.keeps_cache(host) and host.endpoint.pool_size:
+            # The endpoint keeps warm hosts on its owners' caches (pool.py):
+            # one on this cache now, not at the next periodic pass.
+            queue.send_on_commit(REFILL_TASK, host.endpoint_id)
     except StepFailed as failure:
         # The host stays "removing": the reconciler retries it later.
         _set(

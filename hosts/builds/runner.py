@@ -23,6 +23,7 @@ from hosts.core import audit, leases
 from hosts.lib import registry_check, registry_manifests
 from hosts.models import AuditEvent, Build, BuildHost, BuildHostImage, PushedImage
 from hosts.notifications import outbox, payloads
+from hosts.volumes import caches
 
 logger = logging.getLogger(__name__)
 
@@ -131,10 +132,13 @@ def _host_for(build, worker) -> BuildHost:
         detail = host.error or f"the build host is {host.state}"
         raise BuildStepFailed("provision", host.error_reason or "not_ready", detail)
     if build.ephemeral and host.from_pool:
+        on_cache = (
+            f", on your build cache {host.cache_volume}" if host.cache_volume else ""
+        )
         _log(
             build,
             f"--- build host {host.name} claimed from the pool on "
-            f"{host.endpoint.name}: provisioned ahead, no wait\n",
+            f"{host.endpoint.name}: provisioned ahead{on_cache}, no wait\n",
         )
     _log(build, f"--- build host {host.name} ready at {host.docker_host}\n")
     return host
@@ -206,7 +210,12 @@ def _end_ephemeral_host(build, worker):
     host = _mark_going(host)  # marked already, unless the build's end crashed
     if host.state != BuildHost.State.REMOVING:
         return  # failed (rolled back already), or removed
-    _log(build, f"--- removing build host {host.name} (volumes: {host.policy_label})\n")
+    volumes = (
+        "data kept as your build cache"
+        if caches.keeps_cache(host)
+        else f"volumes: {host.policy_label}"
+    )
+    _log(build, f"--- removing build host {host.name} ({volumes})\n")
     provisioning.remove(host.pk, worker)
 
 

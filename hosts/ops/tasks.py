@@ -17,7 +17,14 @@ from hosts.certificates import expiry
 from hosts.core import leases
 from hosts.deployments import tasks as deployment_tasks
 from hosts.endpoints import tasks as endpoint_tasks
-from hosts.models import Build, BuildHost, CleanupPlan, Deployment, Endpoint
+from hosts.models import (
+    Build,
+    BuildHost,
+    CleanupPlan,
+    Deployment,
+    Endpoint,
+    free_pool_q,
+)
 from hosts.notifications import tasks as notification_tasks
 from hosts.ops import health
 from hosts.registries import tasks as registry_tasks
@@ -67,13 +74,10 @@ def refill_pools() -> int:
     """One refill per endpoint with a warm pool, or with free pool hosts
     left (a pool made smaller, an endpoint disabled): it replaces the
     hosts reaped for age, failed or gone, and removes the surplus."""
+    waiting = (*BuildHost.WAITING_STATES, BuildHost.State.READY)
     with_pool = Endpoint.objects.filter(
         Q(pool_size__gt=0)
-        | Q(
-            build_hosts__from_pool=True,
-            build_hosts__owner__isnull=True,
-            build_hosts__state__in=(*BuildHost.WAITING_STATES, BuildHost.State.READY),
-        )
+        | (free_pool_q("build_hosts__") & Q(build_hosts__state__in=waiting))
     ).distinct()
     count = 0
     for endpoint_id in with_pool.values_list("pk", flat=True):

@@ -18,7 +18,7 @@ from django.utils.timesince import timesince
 from hosts import engine
 from hosts.core import audit, installation
 from hosts.core.connections import connection_for
-from hosts.models import AuditEvent, BuildHost, BuildHostStep, Volume
+from hosts.models import AuditEvent, BuildHost, BuildHostStep, Volume, free_pool_q
 from hosts.volumes import ledger
 from hosts.volumes.budgets import GB
 
@@ -127,21 +127,60 @@ def vanished(host) -> str:
     return f"your build cache {name} is gone from the engine: a new data volume instead"
 
 
+def held_by_owner(owner):
+    """The hosts that hold one of `owner`'s caches now (ids, a subquery)."""
+    return (
+        caches()
+        .filter(owner_name=owner.get_username(), cache_host__isnull=False)
+        .values("cache_host")
+    )
+
+
+def to_warm(endpoint, used_since, active_owners) -> list[Volume]:
+    """Free caches on `endpoint` worth a warm host: the newest of each owner
+    in `active_owners` who used it since `used_since` and has no warm host
+    there yet, newest first."""
+    here = caches().filter(endpoint=endpoint)
+    warmed = set(
+        here.filter(
+            free_pool_q("cache_host__"),
+            cache_host__state__in=(*BuildHost.WAITING_STATES, BuildHost.State.READY),
+        ).values_list("owner_name", flat=True)
+    )
+    free = (
+        here.filter(
+            cache_host__isnull=True,
+            cache_last_used__gte=used_since,
+            owner_name__in=list(active_owners),
+        )
+        .exclude(owner_name__in=warmed)
+        .order_by("-cache_last_used", "-pk")
+    )
+    newest = {}
+    for volume in free:
+        newest.setdefault(volume.owner_name, volume)
+    return list(newest.values())
+
+
 # --- Keeping a cache when its host goes -------------------------------------------
 
 
 def keeps_cache(host) -> bool:
     """Does the host's data volume stay as its owner's cache when it goes?
-    (A pool host nobody claimed has no owner to keep it for.)"""
-    return host.owner_id is not None and (
-        host.volume_policy == BuildHost.VolumePolicy.CACHE or bool(host.cache_volume)
+    A host that started on a cache gives it back, a warm pool host on one
+    too; a pool host nobody claimed has no owner to keep a new one for."""
+    if host.cache_volume:
+        return True
+    return (
+        host.owner_id is not None and host.volume_policy == BuildHost.VolumePolicy.CACHE
     )
 
 
 def keep(host) -> bool:
     """The removed (or rolled back) host's data volume, now detached, is its
     owner's cache: last used now, free for the next host, reused once more
-    when this host had started on it (and got ready). False when the ledger
+    when this host had started on it (and got ready); a warm pool host's
+    owner never used it. False when the ledger
     has no row for it (the volume was never made). Safe to run again: a second run finds
     the cache free already and counts no second reuse."""
     now = timezone.now()
@@ -154,21 +193,19 @@ def keep(host) -> bool:
         return True  # another host holds it now: not ours to give back
     was_holder = row.role == ROLE and row.cache_host_id == host.pk
     row.role = ROLE
-    row.owner_name = host.owner.get_username()
     row.cache_host = None
-    row.cache_last_used = now
     row.status = Volume.Status.ORPHANED
     row.attached_to = []
     row.detached_since = row.detached_since or now
-    fields = [
-        "role",
-        "owner_name",
-        "cache_host",
-        "cache_last_used",
-        "status",
-        "attached_to",
-        "detached_since",
-    ]
+    fields = ["role", "cache_host", "status", "attached_to", "detached_since"]
+    if host.owner_id is None:
+        # A warm pool host nobody claimed gives the cache back as it was:
+        # still its owner's, not used, not reused.
+        row.save(update_fields=fields)
+        return True
+    row.owner_name = host.owner.get_username()
+    row.cache_last_used = now
+    fields += ["owner_name", "cache_last_used"]
     if was_holder and host.cache_volume and host.ready_at is not None:
         row.cache_reuses = F("cache_reuses") + 1
         fields.append("cache_reuses")

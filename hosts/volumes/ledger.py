@@ -361,8 +361,12 @@ def note_build_host_volumes(host, change: str) -> None:
             _save(row, before)
         return
     for role in ("docker-data", "certs"):
-        # The owner's cache the host started on stays a cache while in use.
+        # The owner's cache the host started on stays a cache while in use,
+        # and theirs: a warm pool host on it is nobody's until they claim it.
         on_cache = role == "docker-data" and bool(host.cache_volume)
+        whose = (
+            {} if on_cache and not host.owner_id else {"owner_name": _owner_name(host)}
+        )
         Volume.objects.update_or_create(
             endpoint=host.endpoint,
             name=host.volume_name(role),
@@ -371,7 +375,7 @@ def note_build_host_volumes(host, change: str) -> None:
                 "installation": installation.installation_id(),
                 "build_host": host,
                 "role": CACHE_ROLE if on_cache else role,
-                "owner_name": _owner_name(host),
+                **whose,
                 "status": Volume.Status.IN_USE,
                 "attached_to": [host.container_name],
                 "last_container": host.container_name,

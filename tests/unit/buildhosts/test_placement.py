@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from hosts.buildhosts import placement
+from hosts.buildhosts import placement, pool
 from hosts.core import installation
 from hosts.models import Build, BuildHost, Endpoint, Registry, RegistryTrust, Volume
 from tests.support import world
@@ -117,6 +117,55 @@ def test_the_cache_wins_over_a_pool_host_which_wins_over_the_fewest_running(
     a_host(bravo, other_developer)
     chosen = placement.place(developer, wanted([registry]))
     assert (chosen.endpoint.name, chosen.pool_hosts) == ("charlie", [])
+
+
+def a_warm_host(owner, endpoint, registries):
+    """A free pool host made ready on the owner's cache (pool.py)."""
+    cache = a_cache(owner, endpoint)
+    host = a_pool_host(endpoint, registries)
+    host.cache_volume = cache.name
+    host.save()
+    cache.cache_host = host
+    cache.save()
+    return host
+
+
+def test_a_warm_host_on_the_owners_cache_wins_and_is_nobody_elses(
+    developer, other_developer, registry
+):
+    alpha, bravo, charlie = (
+        an_endpoint(name) for name in ("alpha", "bravo", "charlie")
+    )
+    a_pool_host(alpha, [registry])
+    a_cache(developer, bravo)
+    warm = a_warm_host(developer, charlie, [registry])
+    a_host(charlie, other_developer)
+
+    chosen = placement.place(developer, wanted([registry]))
+    assert (chosen.endpoint, chosen.pool_hosts) == (charlie, [warm])
+    assert chosen.reason == (
+        "any endpoint: charlie, a host on your build cache was made ready ahead for you"
+    )
+    named = placement.place(developer, wanted([registry], endpoint=charlie))
+    assert named.pool_hosts == [warm]
+
+    # Not somebody else's: neither placement nor the claim hands it over.
+    theirs = placement.place(other_developer, wanted([registry], endpoint=charlie))
+    assert theirs.pool_hosts == []
+    anyone = {
+        "name": "bobs",
+        "disk_gb": BuildHost.DEFAULT_DISK_GB,
+        "ttl": timedelta(hours=1),
+        "volume_policy": BuildHost.VolumePolicy.DELETE,
+        "keep_days": None,
+        "idle_minutes": None,
+        "lease_seconds": None,
+    }
+    assert pool.claim(other_developer, anyone, [warm]) is None
+    warm.refresh_from_db()
+    assert warm.owner is None
+    # Nor is it one of the pool's: the endpoint counts no ready pool host.
+    assert pool.ready_count(charlie) == 0 and pool.ready_count(alpha) == 1
 
 
 def test_a_named_endpoint_stays_and_says_why_its_cache_beats_its_pool_host(
