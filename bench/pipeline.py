@@ -31,11 +31,13 @@
    endpoints' PATCH does: hosts.endpoints.patch_endpoint): 5 runs interleaved
    again, dchweb's pipelines with volume_policy delete ("with pool"), then
    with volume_policy cache ("with pool and cache": the owner's build cache
-   is kept and the next host starts on it); the direct side is the same
-   cold pipeline by hand as in 1. Before each dchweb run the pool is full
-   again (waited for, untimed); each run says how its host started (claimed
-   from the pool, on the cache, cold). Goal <= 0.5 for "with pool and
-   cache". --pool-size 0 leaves this part out.
+   is kept, the endpoint makes a warm host on it, and the next pipeline
+   claims that); the direct side is the same cold pipeline by hand as in 1.
+   Before each dchweb run the pool is full again, and with the cache the
+   warm host on it is ready (waited for, untimed); each run says how its
+   host started (claimed from the pool, claimed warm on the cache, cold on
+   the cache, cold). Goal <= 0.5 for "with pool and cache". --pool-size 0
+   leaves this part out.
 
 4. Peak RSS (VmHWM) of the workers (main and pool processes) and of this one.
 
