@@ -49,8 +49,6 @@ CERTS_VOLUME_GB = 1
 LEASE = timedelta(minutes=10)
 PING_INTERVAL_SECONDS = 0.25
 SYSTEM = AuditEvent.Source.TASK
-# By name: tasks.py imports this module (design.md §1).
-REFILL_TASK = "hosts.tasks.refill_pool"
 
 # Outcomes a task acts on.
 DONE = "done"
@@ -600,7 +598,7 @@ def remove(build_host_id, worker: str) -> str:
         if caches.keeps_cache(host) and host.endpoint.pool_size:
             # The endpoint keeps warm hosts on its owners' caches (pool.py):
             # one on this cache now, not at the next periodic pass.
-            queue.send_on_commit(REFILL_TASK, host.endpoint_id)
+            queue.send_on_commit(queue.REFILL_POOL_TASK, host.endpoint_id)
     except StepFailed as failure:
         # The host stays "removing": the reconciler retries it later.
         _set(

@@ -5,7 +5,7 @@ survive upgrades. Every task here is safe to run twice."""
 from celery import shared_task
 
 from hosts.buildhosts import idle, inside, pool, provisioning, reconciler
-from hosts.core import leases
+from hosts.core import leases, queue
 from hosts.lib import logcontext
 
 # A removal waits for a provision still holding the host's lease.
@@ -30,7 +30,7 @@ def remove_build_host(self, build_host_id: str) -> str:
     return outcome
 
 
-@shared_task(name="hosts.tasks.refill_pool")
+@shared_task(name=queue.REFILL_POOL_TASK)
 def refill_pool(endpoint_id: int) -> dict:
     """Top the endpoint's warm pool up and recycle what should go: the
     refill decides, this enqueues the work (each host its own task)."""

@@ -6,6 +6,11 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
+# Tasks that code below their domain sends by name (send_on_commit).
+# The warm pool's refill (hosts/buildhosts/tasks.py): sent by an endpoint's
+# change or its probe, and by a removal that gives a cache back.
+REFILL_POOL_TASK = "hosts.tasks.refill_pool"
+
 
 def enqueue_on_commit(task, *args) -> None:
     """Send `task` once the current transaction commits, so a worker never

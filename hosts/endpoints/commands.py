@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from hosts.core import audit
 from hosts.core.deletion import delete_unless_used
 from hosts.core.errors import Conflict, Invalid, NotFound
-from hosts.core.queue import enqueue_on_commit, send_on_commit
+from hosts.core.queue import REFILL_POOL_TASK, enqueue_on_commit, send_on_commit
 from hosts.endpoints import tasks
 from hosts.models import Build, BuildHost, Certificate, Deployment, Endpoint
 
@@ -50,8 +50,6 @@ SETTINGS = (
     "idle_minutes",
     "pool_size",
 )
-# The warm pool's refill is the build hosts' task (a layer above): by name.
-REFILL_POOL_TASK = "hosts.tasks.refill_pool"
 
 
 class EndpointInvalid(Invalid):

@@ -9,7 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from hosts import engine
-from hosts.core import audit
+from hosts.core import audit, queue
 from hosts.core.connections import connection_for
 from hosts.models import Endpoint
 from hosts.notifications import outbox, payloads
@@ -61,6 +61,10 @@ def _record_success(endpoint_id, result):
     endpoint.save()
     _audit_change(endpoint, was)
     _tell_admins(endpoint, was if probed_before else None)
+    if was != Endpoint.Health.ON and endpoint.pool_size:
+        # Back on (or on for the first time): its warm pool fills now, not
+        # at the next periodic pass. By name: endpoints sit below build hosts.
+        queue.send_on_commit(queue.REFILL_POOL_TASK, endpoint.pk)
     return endpoint
 
 

@@ -2,13 +2,16 @@
 edit page, the words for a bad size, and the refill sent once it commits."""
 
 import json
+from types import SimpleNamespace
 from unittest import mock
 
 import pytest
 
 from dchweb.celery import app
+from hosts.core.queue import REFILL_POOL_TASK
 from hosts.endpoints import commands as endpoints
-from hosts.models import AuditEvent
+from hosts.endpoints import probes
+from hosts.models import AuditEvent, Endpoint
 from tests.support import world
 
 pytestmark = pytest.mark.django_db
@@ -119,3 +122,28 @@ def test_the_edit_page_sets_the_pool_and_says_what_is_wrong(
     client.get("/endpoints/")
     table = client.get("/endpoints/").content.decode()
     assert "0 of 1 ready" in table
+
+
+def test_an_endpoint_coming_back_on_refills_its_pool_at_once(
+    local_endpoint, django_capture_on_commit_callbacks
+):
+    answer = SimpleNamespace(
+        flavor="docker",
+        api_version="1.41",
+        server_version="20.10.24",
+        os_type="linux",
+        architecture="x86_64",
+        volume_stores=[],
+    )
+    local_endpoint.health = Endpoint.Health.OFF
+    local_endpoint.pool_size = 2
+    local_endpoint.save()
+    with (
+        mock.patch.object(app, "send_task") as send_task,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        probes._record_success(local_endpoint.pk, answer)
+        # Still on: no news, no second refill (the periodic pass keeps it).
+        probes._record_success(local_endpoint.pk, answer)
+
+    send_task.assert_called_once_with(REFILL_POOL_TASK, args=(local_endpoint.pk,))
