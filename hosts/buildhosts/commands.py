@@ -150,7 +150,7 @@ def _claim_or_save(actor, wanted, where, engine_ids, key, fingerprint) -> BuildH
         )
         if claimed is not None:
             return claimed
-    _check_endpoint_cap(where.endpoint, engine_ids)
+    _make_room(where.endpoint, engine_ids)
     # Every pool host taken meanwhile: a new one, and the words say so.
     reason = where.reason_if_new if where.pool_hosts else where.reason
     host = _save_new(actor, wanted, key, fingerprint, reason)
@@ -364,9 +364,23 @@ def _check_user_cap(actor) -> None:
         )
 
 
-def _check_endpoint_cap(endpoint, engine_ids) -> None:
+def _make_room(endpoint, engine_ids) -> None:
+    """The endpoint's cap, checked; when it is full, a free pool host gives
+    way (its removal sent once the request commits) rather than a request
+    the pool does not fit being refused for the pool's sake."""
+    try:
+        _check_endpoint_cap(endpoint, engine_ids)
+    except BuildHostConflict:
+        freed = pool.give_way(endpoint)
+        if freed is None:
+            raise
+        _check_endpoint_cap(endpoint, engine_ids, giving_way={freed})
+        enqueue_on_commit(tasks.remove_build_host, freed)
+
+
+def _check_endpoint_cap(endpoint, engine_ids, giving_way=frozenset()) -> None:
     """Engine truth plus what is being provisioned, against the endpoint's
-    cap (pool hosts count: they hold a place)."""
+    cap (pool hosts count: they hold a place; one `giving_way` does not)."""
     active = BuildHost.objects.filter(state__in=BuildHost.ACTIVE_STATES)
     on_endpoint = {
         str(pk) for pk in active.filter(endpoint=endpoint).values_list("pk", flat=True)
@@ -377,6 +391,7 @@ def _check_endpoint_cap(endpoint, engine_ids) -> None:
             state__in=BuildHost.WAITING_STATES,
         ).values_list("pk", flat=True)
         on_endpoint = (engine_ids - {""}) | {str(pk) for pk in starting}
+    on_endpoint -= giving_way
     if len(on_endpoint) >= endpoint.max_build_hosts:
         raise BuildHostConflict(
             f"endpoint {endpoint.name} already runs {len(on_endpoint)} build hosts, "

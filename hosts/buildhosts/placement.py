@@ -126,10 +126,13 @@ class _Candidate:
     cache: Volume | None
     pool_hosts: list[BuildHost]
     warm_hosts: list[BuildHost]
+    # Free pool hosts there: one gives way when the cap is full.
+    spare: int = 0
 
     @property
     def has_room(self) -> bool:
-        return self.running < self.endpoint.max_build_hosts
+        giving_way = min(self.spare, 1)
+        return self.running - giving_way < self.endpoint.max_build_hosts
 
     @property
     def count_words(self) -> str:
@@ -209,16 +212,19 @@ def _candidate(owner, endpoint, wanted) -> _Candidate:
     running = BuildHost.objects.filter(
         endpoint=endpoint, state__in=BuildHost.ACTIVE_STATES
     ).count()
-    room = running < endpoint.max_build_hosts
-    return _Candidate(
+    candidate = _Candidate(
         endpoint,
         running,
-        # A cache needs a new host, so a place under the cap; a pool host
-        # already holds its place.
-        cache=caches.newest_free(owner, endpoint) if room else None,
+        cache=None,
         pool_hosts=_fitting(endpoint, wanted),
         warm_hosts=_warm_fitting(owner, endpoint, wanted),
+        spare=pool.spare_count(endpoint) if running >= endpoint.max_build_hosts else 0,
     )
+    # A cache needs a new host, so a place under the cap; a pool host
+    # already holds its place.
+    if candidate.has_room:
+        candidate.cache = caches.newest_free(owner, endpoint)
+    return candidate
 
 
 def _best(candidates: list[_Candidate]) -> Placement:

@@ -55,6 +55,7 @@ CLAIM_STEP = "claim"
 CLAIMED = "claimed from the pool"
 # A free pool host waits in one of these (failed or removing: not any more).
 WAITING_OR_READY = (*BuildHost.WAITING_STATES, BuildHost.State.READY)
+GAVE_WAY = "it made room under the cap for a request no pool host fitted"
 # How long a free pool host may take to answer its check.
 PING_TIMEOUT_SECONDS = 3
 
@@ -329,6 +330,30 @@ def _surplus(endpoint, keep) -> list[BuildHost]:
 
 def _age(host) -> float:
     return (timezone.now() - host.created_at).total_seconds()
+
+
+def give_way(endpoint) -> str | None:
+    """Mark one free pool host on `endpoint` for removal, to make room under
+    the cap for a request no pool host fits (a pool as large as the cap
+    would otherwise refuse it): one still being made, else the oldest ready
+    one, else somebody's warm host (its cache goes back untouched). Its id,
+    for the caller to remove; None when there is none. In the request's
+    transaction: a refused request gives nothing up."""
+    order = (
+        pool_hosts(endpoint).filter(state__in=BuildHost.WAITING_STATES),
+        pool_hosts(endpoint).filter(state=BuildHost.State.READY),
+        warm_hosts(endpoint).filter(state__in=WAITING_OR_READY),
+    )
+    for found in order:
+        for host in found.order_by("created_at"):
+            if _retire(host, GAVE_WAY):
+                return str(host.pk)
+    return None
+
+
+def spare_count(endpoint) -> int:
+    """Free pool hosts on `endpoint` that could give way (give_way())."""
+    return free_hosts(endpoint).filter(state__in=WAITING_OR_READY).count()
 
 
 def _retire(host, why) -> bool:

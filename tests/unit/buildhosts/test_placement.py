@@ -284,3 +284,20 @@ def test_the_forms_offer_any_endpoint_first_and_by_default_when_there_is_a_choic
         page = client.get(path).content.decode()
         assert '<option value="" selected>Any endpoint</option>' in page, path
         assert page.index("Any endpoint</option>") < page.index(">another</option>")
+
+
+def test_an_endpoint_full_of_pool_hosts_that_do_not_fit_still_takes_the_host(
+    developer, registry
+):
+    full = an_endpoint("full", max_build_hosts=1)
+    a_pool_host(full, [registry])
+    bigger = {**wanted([registry]), "image": "other/image:1"}
+
+    chosen = placement.place(developer, bigger)
+
+    # The pool host does not fit; it gives way when the host is saved.
+    assert (chosen.endpoint, chosen.pool_hosts) == (full, [])
+    a_host(full, developer)
+    with pytest.raises(placement.NothingFits) as nothing:
+        placement.place(developer, bigger)
+    assert nothing.value.reasons == {"full": "it runs 2 of 1 build hosts, its cap"}

@@ -226,3 +226,37 @@ def test_a_refill_recycles_what_no_longer_belongs(change, pooled, registry):
     # still hold places under.
     grows = change in ("new image", "failed", "new registry")
     assert len(plan.provision) == (1 if grows else 0)
+
+
+def test_a_full_cap_of_pool_hosts_gives_way_to_a_request_they_do_not_fit(
+    developer, pooled, registry
+):
+    Endpoint.objects.filter(pk=pooled.pk).update(max_build_hosts=2)
+    pooled.refresh_from_db()
+    waiting = a_pool_host(pooled, [registry], state=BuildHost.State.PROVISIONING)
+    ready = a_pool_host(pooled, [registry])
+
+    with mock.patch("hosts.buildhosts.commands.enqueue_on_commit") as enqueue:
+        big = ask(developer, pooled, registry, name="big", disk_gb=80)
+        assert BuildHost.objects.get(pk=waiting.pk).state == BuildHost.State.REMOVING
+        # Until its removal is done it holds its place: the cap stays a cap.
+        with pytest.raises(buildhosts.BuildHostConflict):
+            ask(developer, pooled, registry, name="early", image="other:1")
+        BuildHost.objects.filter(pk=waiting.pk).update(state=BuildHost.State.REMOVED)
+        # The cap is full again: the next one takes the other pool host's place.
+        other = ask(developer, pooled, registry, name="other", image="other:1")
+
+    assert not big.from_pool and big.disk_gb == 80
+    assert not other.from_pool and other.image == "other:1"
+    # The one still being made went first, then the ready one; their
+    # removals are sent with the requests.
+    ready.refresh_from_db()
+    assert ready.state == BuildHost.State.REMOVING
+    sent = [call.args for call in enqueue.call_args_list]
+    assert (tasks.remove_build_host, str(waiting.pk)) in sent
+    assert (tasks.remove_build_host, str(ready.pk)) in sent
+    # No pool host left: a third request is refused, saying why.
+    with pytest.raises(buildhosts.BuildHostConflict) as refused:
+        ask(developer, pooled, registry, name="third")
+    assert refused.value.code == "cap_reached"
+    assert "build hosts, its cap: remove one" in refused.value.message
