@@ -2,7 +2,7 @@
 once never share a pool host, a claimed host opens with its new owner's
 bundle, and the pool fills up again after claims and after a pool host's
 container is removed behind dchweb's back; an ephemeral build claims one
-too.
+too; with the cap full, a request no pool host fits makes one give way.
 
 One test proves all of it on the same hosts: each provisioning costs about
 a second, so the pool is made once."""
@@ -179,3 +179,20 @@ def test_requests_at_once_claim_each_pool_host_once_and_the_pool_refills(
     assert "claimed from the pool" in log
     assert wait_settled(build.build_host).state == BuildHost.State.REMOVED
     wait_for_pool(endpoint, POOL_SIZE, leaving=[build.build_host_id])
+
+    # The cap full, the pool's hosts among it: a request none of them fits
+    # (a bigger disk) makes one give way instead of being refused.
+    active = BuildHost.objects.filter(
+        endpoint=endpoint, state__in=BuildHost.ACTIVE_STATES
+    )
+    Endpoint.objects.filter(pk=endpoint.pk).update(max_build_hosts=active.count())
+    settings.DCHWEB_MAX_BUILD_HOSTS_PER_USER = AT_ONCE + 2
+    bigger, _ = buildhosts.create_build_host(
+        developer,
+        {"endpoint_id": endpoint.pk, "registry_ids": [registry.pk], "disk_gb": 40},
+        source="api",
+    )
+    assert not bigger.from_pool
+    assert wait_settled(bigger).state == BuildHost.State.READY, bigger.error
+    gave_way = pool.free_hosts(endpoint).filter(state=BuildHost.State.REMOVED)
+    assert gave_way.filter(removed_at__gt=bigger.created_at).count() == 1
