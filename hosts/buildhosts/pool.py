@@ -86,11 +86,15 @@ def ready_count(endpoint) -> int:
 
 
 def with_ready_counts(endpoints):
-    """`endpoints` (a queryset), each with `pool_ready` counted in the same
+    """`endpoints` (a queryset), each with `pool_ready` and `pool_warm` (the
+    warm hosts on owners' caches, ready or being made) counted in the same
     query: a list of endpoints asks once, not once per endpoint."""
+    free = free_pool_q("build_hosts__")
     ready = Q(build_hosts__state=BuildHost.State.READY, build_hosts__cache_volume="")
+    warm = Q(build_hosts__state__in=WAITING_OR_READY) & ~Q(build_hosts__cache_volume="")
     return endpoints.annotate(
-        pool_ready=Count("build_hosts", filter=free_pool_q("build_hosts__") & ready)
+        pool_ready=Count("build_hosts", filter=free & ready),
+        pool_warm=Count("build_hosts", filter=free & warm),
     )
 
 

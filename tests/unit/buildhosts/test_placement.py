@@ -131,7 +131,7 @@ def a_warm_host(owner, endpoint, registries):
 
 
 def test_a_warm_host_on_the_owners_cache_wins_and_is_nobody_elses(
-    developer, other_developer, registry
+    developer, other_developer, admin, registry
 ):
     alpha, bravo, charlie = (
         an_endpoint(name) for name in ("alpha", "bravo", "charlie")
@@ -164,8 +164,14 @@ def test_a_warm_host_on_the_owners_cache_wins_and_is_nobody_elses(
     assert pool.claim(other_developer, anyone, [warm]) is None
     warm.refresh_from_db()
     assert warm.owner is None
-    # Nor is it one of the pool's: the endpoint counts no ready pool host.
+    # Nor is it one of the pool's: the endpoint counts no ready pool host,
+    # and its row on the endpoints page says it apart.
     assert pool.ready_count(charlie) == 0 and pool.ready_count(alpha) == 1
+    Endpoint.objects.filter(pk=charlie.pk).update(pool_size=1)
+    page = Client()
+    page.force_login(admin)
+    rows = page.get("/endpoints/").content.decode()
+    assert "0 of 1 ready; 1 more on build caches, each for its owner" in rows
 
 
 def test_a_named_endpoint_stays_and_says_why_its_cache_beats_its_pool_host(
