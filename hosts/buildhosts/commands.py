@@ -341,16 +341,12 @@ def _engine_build_host_ids(endpoint) -> set[str] | None:
     """Ids of this installation's build hosts the engine holds, or None when
     the engine does not answer (the database's count stands in)."""
     try:
-        found = engine.list_managed(
+        found = engine.list_managed_containers(
             connection_for(endpoint), installation.installation_id()
         )
     except engine.EngineError:
         return None
-    return {
-        item.labels.get("io.dchweb.build-host", "")
-        for item in found
-        if item.kind == "container"
-    }
+    return {item.labels.get("io.dchweb.build-host", "") for item in found}
 
 
 def _check_user_cap(actor) -> None:

@@ -281,6 +281,8 @@ def _create_volumes(run):
     host = run.host
     vic = host.endpoint.flavor == host.endpoint.Flavor.VIC
     cache_words = _check_cache(run)
+    # One look-up of the installation id and the owner for both volumes.
+    common = labels(host)
     for role in ROLES:
         if role == "docker-data" and host.cache_volume:
             continue  # the owner's cache, mounted as it is
@@ -292,7 +294,10 @@ def _create_volumes(run):
                 "VolumeStore": host.endpoint.volume_store,
             }
         engine.create_volume(
-            run.connection, host.volume_name(role), labels(host, role), options
+            run.connection,
+            host.volume_name(role),
+            {**common, "io.dchweb.role": role},
+            options,
         )
     ledger.note_build_host_volumes(host, "attached")
     if host.cache_volume:

@@ -88,6 +88,7 @@ from hosts.engine.inventory import (
     ManagedObject,
     VolumeSeen,
     list_managed,
+    list_managed_containers,
     volume_exists,
     volume_inventory,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "create_container",
     "create_volume",
     "list_managed",
+    "list_managed_containers",
     "open_client",
     "ping",
     "probe",

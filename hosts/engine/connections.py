@@ -59,6 +59,45 @@ def open_client(connection):
             client.close()
 
 
+def ping_agreeing(connection) -> bool:
+    """/_ping on an engine whose API version is not agreed yet (a build host
+    just started), at the unversioned path, as the docker CLI sends its first
+    request: True when it answers "OK", and the API-Version its answer names
+    is agreed for the calls after it. One request on one TLS connection,
+    where GET /version on a client of its own came first."""
+    with _tls_files(connection) as tls:
+        base_url = _base_url(connection)
+        client = _client(
+            version=MINIMUM_API_VERSION,
+            base_url=base_url,
+            tls=tls,
+            timeout=connection.timeout,
+        )
+        try:
+            answer = call(
+                client.api.get,
+                f"{client.api.base_url}/_ping",
+                timeout=connection.timeout,
+            )
+            call(answer.raise_for_status)
+        except EngineTLSError as error:
+            raise _name_missing_client_certificate(error, connection) from error
+        finally:
+            client.close()
+    server_version = answer.headers.get("API-Version")
+    if server_version:
+        # /_ping names no oldest version: the oldest dchweb speaks stands in
+        # (an engine that refuses it is agreed again, by open_client).
+        _agreed_versions[(base_url, connection.tls_mode)] = _negotiate(
+            {"ApiVersion": server_version, "MinAPIVersion": MINIMUM_API_VERSION}
+        )
+    return answer.text == "OK"
+
+
+def is_agreed(connection) -> bool:
+    return (_base_url(connection), connection.tls_mode) in _agreed_versions
+
+
 def _agree_version(connection, kwargs):
     client = _client(version=docker.constants.MINIMUM_DOCKER_API_VERSION, **kwargs)
     try:

@@ -4,7 +4,7 @@ stores, and whether it answers at all."""
 import json
 from dataclasses import dataclass, field
 
-from hosts.engine.connections import open_client
+from hosts.engine.connections import is_agreed, open_client, ping_agreeing
 from hosts.engine.errors import call
 
 VIC_MARKER = "vSphere Integrated Containers"
@@ -47,6 +47,10 @@ def _vic_volume_stores(info):
 
 
 def ping(connection):
-    """True when the engine answers /_ping (over the connection's TLS)."""
+    """True when the engine answers /_ping (over the connection's TLS). The
+    first ping of an engine agrees its API version too (ping_agreeing): a
+    build host being waited for answers in one request, not two."""
+    if not is_agreed(connection):
+        return ping_agreeing(connection)
     with open_client(connection) as client:
         return bool(call(client.api.ping))

@@ -360,32 +360,49 @@ def note_build_host_volumes(host, change: str) -> None:
             row.last_seen = now
             _save(row, before)
         return
-    for role in ("docker-data", "certs"):
-        # The owner's cache the host started on stays a cache while in use,
-        # and theirs: a warm pool host on it is nobody's until they claim it.
-        on_cache = role == "docker-data" and bool(host.cache_volume)
-        whose = (
-            {} if on_cache and not host.owner_id else {"owner_name": _owner_name(host)}
-        )
-        Volume.objects.update_or_create(
-            endpoint=host.endpoint,
-            name=host.volume_name(role),
-            defaults={
-                "managed": True,
-                "installation": installation.installation_id(),
-                "build_host": host,
-                "role": CACHE_ROLE if on_cache else role,
-                **whose,
-                "status": Volume.Status.IN_USE,
-                "attached_to": [host.container_name],
-                "last_container": host.container_name,
-                "last_image": host.image,
-                "last_seen": now,
-                "last_attached": now,
-                "detached_since": None,
-                "present": True,
-            },
-        )
+    installation_id = installation.installation_id()
+    with transaction.atomic():
+        for role in ("docker-data", "certs"):
+            # The owner's cache the host started on stays a cache while in use,
+            # and theirs: a warm pool host on it is nobody's until they claim it.
+            on_cache = role == "docker-data" and bool(host.cache_volume)
+            whose = (
+                {}
+                if on_cache and not host.owner_id
+                else {"owner_name": _owner_name(host)}
+            )
+            _upsert(
+                host.endpoint,
+                host.volume_name(role),
+                {
+                    "managed": True,
+                    "installation": installation_id,
+                    "build_host": host,
+                    "role": CACHE_ROLE if on_cache else role,
+                    **whose,
+                    "status": Volume.Status.IN_USE,
+                    "attached_to": [host.container_name],
+                    "last_container": host.container_name,
+                    "last_image": host.image,
+                    "last_seen": now,
+                    "last_attached": now,
+                    "detached_since": None,
+                    "present": True,
+                },
+            )
+
+
+def _upsert(endpoint, name, values) -> None:
+    """update_or_create in one statement: the row inserted, or `values`
+    written over the one there (the events watcher may have written it
+    first), by INSERT ... ON CONFLICT on the ledger's one row per volume.
+    update_or_create took a transaction and three queries a row."""
+    Volume.objects.bulk_create(
+        [Volume(endpoint=endpoint, name=name, **values)],
+        update_conflicts=True,
+        unique_fields=["endpoint", "name"],
+        update_fields=list(values),
+    )
 
 
 def measure_sizes(endpoint) -> int:

@@ -79,3 +79,29 @@ def test_removing_twice_is_done_and_a_volume_in_use_is_a_conflict(connection, sp
     assert adapter.remove_container(connection, spec.name) is False
     assert adapter.remove_volume(connection, data_volume) is True
     assert adapter.remove_volume(connection, data_volume) is False
+
+
+def test_the_containers_listing_finds_ours_and_leaves_volumes_out(connection, spec):
+    installation_id = f"test-{uuid.uuid4().hex[:8]}"
+    ours = dataclasses.replace(
+        spec,
+        labels={
+            **spec.labels,
+            "io.dchweb.managed": "true",
+            "io.dchweb.installation": installation_id,
+        },
+    )
+    for volume in spec.binds:
+        adapter.create_volume(connection, volume, ours.labels)
+    adapter.create_container(connection, ours)
+
+    containers = adapter.list_managed_containers(connection, installation_id)
+
+    assert [(item.kind, item.name) for item in containers] == [("container", spec.name)]
+    assert containers[0].labels["io.dchweb.build-host"] == spec.name
+    # The two-call listing has the same container and the volumes besides.
+    everything = adapter.list_managed(connection, installation_id)
+    assert sorted((item.kind, item.name) for item in everything) == sorted(
+        [("container", spec.name)] + [("volume", name) for name in spec.binds]
+    )
+    assert adapter.list_managed_containers(connection, f"{installation_id}-x") == []

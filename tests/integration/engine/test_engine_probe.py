@@ -118,3 +118,55 @@ def test_an_engine_that_never_answers_times_out():
         listener.close()
 
     assert error.reason == "timeout"
+
+
+@pytest.fixture
+def nothing_agreed(monkeypatch):
+    """No engine's API version agreed yet in this process, and every HTTP
+    request the adapter sends, by path."""
+    import requests
+
+    from hosts.engine import connections
+
+    monkeypatch.setattr(connections, "_agreed_versions", {})
+    paths = []
+    send = requests.Session.send
+
+    def counting(session, request, **kwargs):
+        paths.append(request.path_url)
+        return send(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", counting)
+    return paths
+
+
+def test_a_first_ping_answers_in_one_request_and_agrees_the_version(
+    tls_engine, tls_world, nothing_agreed
+):
+    connection = _connection(tls_engine.port, tls_world)
+
+    assert engine_adapter.ping(connection) is True
+    assert nothing_agreed == ["/_ping"]
+
+    # The calls after it use the version the ping's answer named.
+    assert engine_adapter.probe(connection).api_version == "1.41"
+    assert nothing_agreed == ["/_ping", "/v1.41/info"]
+    assert engine_adapter.ping(connection) is True
+    assert nothing_agreed[-1] == "/v1.41/_ping"
+
+
+def test_a_first_ping_still_needs_the_right_client_certificate(
+    tls_engine, tls_world, nothing_agreed
+):
+    stranger = tls_world["stranger_ca"].issue_client("intruder")
+
+    for client, reason in (
+        (stranger, "client_certificate_rejected"),
+        (False, "client_certificate_missing"),
+    ):
+        with pytest.raises(engine_adapter.EngineError) as raised:
+            engine_adapter.ping(_connection(tls_engine.port, tls_world, client=client))
+        assert raised.value.reason == reason
+    from hosts.engine import connections
+
+    assert not connections.is_agreed(_connection(tls_engine.port, tls_world))

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 ENQUEUE_PROVISION = "hosts.buildhosts.tasks.provision_build_host.delay"
 ENQUEUE_REMOVAL = "hosts.buildhosts.tasks.remove_build_host.delay"
-LISTING = "hosts.engine.list_managed"
+LISTING = "hosts.engine.list_managed_containers"
 POLL_EVERY_SECOND = 'hx-trigger="every 1s"'
 POLL_LIST = 'hx-trigger="every 2s"'
 

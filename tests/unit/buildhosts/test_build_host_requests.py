@@ -22,7 +22,7 @@ from tests.support import world
 pytestmark = pytest.mark.django_db
 
 ENQUEUE = "hosts.buildhosts.tasks.provision_build_host.delay"
-LISTING = "hosts.engine.list_managed"
+LISTING = "hosts.engine.list_managed_containers"
 
 
 @pytest.fixture

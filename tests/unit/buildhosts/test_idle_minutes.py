@@ -73,7 +73,7 @@ def test_the_api_takes_idle_minutes_and_shows_the_effective_ones(
 ):
     with (
         mock.patch("hosts.buildhosts.tasks.provision_build_host.delay"),
-        mock.patch("hosts.engine.list_managed", return_value=[]),
+        mock.patch("hosts.engine.list_managed_containers", return_value=[]),
         django_capture_on_commit_callbacks(execute=True),
     ):
         answer = Client().post(

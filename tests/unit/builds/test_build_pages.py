@@ -31,7 +31,7 @@ ENQUEUE_BUILD = "hosts.builds.tasks.run_build.delay"
 ENQUEUE_PROVISION = "hosts.buildhosts.tasks.provision_build_host.delay"
 ENQUEUE_DEPLOY = "hosts.deployments.tasks.deploy.delay"
 ENQUEUE_UNDEPLOY = "hosts.deployments.tasks.remove_deployment.delay"
-LISTING = "hosts.engine.list_managed"
+LISTING = "hosts.engine.list_managed_containers"
 
 
 @pytest.fixture

@@ -177,7 +177,7 @@ def stubbed_engine():
         raise engine.EngineUnreachable("no engine in unit tests")
 
     with (
-        mock.patch("hosts.engine.list_managed", side_effect=unreachable),
+        mock.patch("hosts.engine.list_managed_containers", side_effect=unreachable),
         mock.patch("hosts.buildhosts.tasks.provision_build_host.delay"),
     ):
         yield

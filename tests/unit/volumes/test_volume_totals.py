@@ -182,6 +182,36 @@ def test_provisioning_and_removal_of_a_build_host_show_at_once(admin_client, api
     assert page_totals(admin_client) == (0, 0, 0)
 
 
+def test_a_volume_the_watcher_noted_first_is_taken_over_in_its_row(
+    api, host, make_volume
+):
+    # The events watcher saw the data volume created before provisioning
+    # noted it: a stranger's, as far as it could tell.
+    first = make_volume(
+        host.volume_name("docker-data"), status=Volume.Status.DANGLING, managed=False
+    )
+
+    ledger.note_build_host_volumes(host, "attached")
+
+    data = Volume.objects.get(name=host.volume_name("docker-data"))
+    assert data.pk == first.pk and data.first_seen == first.first_seen
+    assert data.size_bytes == first.size_bytes  # what the upsert does not name
+    assert (data.managed, data.build_host_id, data.role, data.owner_name) == (
+        True,
+        host.pk,
+        "docker-data",
+        "alice",
+    )
+    assert (data.status, data.attached_to) == (
+        Volume.Status.IN_USE,
+        [host.container_name],
+    )
+    assert sorted(Volume.objects.values_list("name", flat=True)) == sorted(
+        host.volume_names
+    )
+    assert api()["count"] == 2
+
+
 def test_measured_sizes_show_at_once(api, endpoint, make_volume):
     make_volume("a", size_bytes=None, size_measured_at=None)
     make_volume("b", size_bytes=None, size_measured_at=None)
