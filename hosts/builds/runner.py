@@ -326,7 +326,8 @@ def _verify_pushed(build, tag, digest):
     address, rest = tag.split("/", 1)
     repository = rest.rsplit(":", 1)[0]
     try:
-        served = registry_check.manifest_digest(
+        # One GET: the digest it serves, and the size /images/ shows.
+        served = registry_manifests.served_manifest(
             address,
             repository,
             digest,
@@ -336,9 +337,11 @@ def _verify_pushed(build, tag, digest):
         )
     except registry_check.ManifestUnavailable as error:
         raise BuildStepFailed("verify", "not_pushed", error.message) from None
-    if served != digest:
+    if served.digest != digest:
         raise BuildStepFailed(
-            "verify", "digest_mismatch", f"the registry serves {served}, not {digest}"
+            "verify",
+            "digest_mismatch",
+            f"the registry serves {served.digest}, not {digest}",
         )
     _log(build, f"--- {tag}: the registry serves {digest}\n")
     audit.record(
@@ -346,15 +349,7 @@ def _verify_pushed(build, tag, digest):
     )
     # Listed on /images/ from now on, whatever becomes of the build's other
     # tags: this one is at the registry.
-    size = registry_manifests.manifest_size(
-        address,
-        repository,
-        digest,
-        ca_pem=registry.ca_pem if registry else "",
-        username=registry.username if registry else "",
-        password=registry.get_password() if registry else "",
-    )
-    PushedImage.objects.record_push(build, tag, digest, size_bytes=size)
+    PushedImage.objects.record_push(build, tag, digest, size_bytes=served.size_bytes)
 
 
 def _fail(build, failure):

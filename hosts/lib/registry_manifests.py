@@ -1,5 +1,6 @@
 """A pushed image's manifest at its registry, through the Distribution API:
-how much it stores (GET), and deleting it by digest (DELETE).
+the digest it is served under and how much it stores (one GET), and
+deleting it by digest (DELETE).
 
 Plain data in and out, as hosts/lib/registry_check.py, whose session (the
 registry's CA) and login (Basic, or a Bearer token from the realm the
@@ -28,29 +29,54 @@ class DeleteOutcome:
     message: str
 
 
-def manifest_size(
+@dataclass(frozen=True)
+class ServedManifest:
+    """What the registry serves for a reference: the manifest's digest, and
+    the bytes it names (None when it does not say: an index names
+    manifests, not layers)."""
+
+    digest: str
+    size_bytes: int | None
+
+
+def served_manifest(
     address,
     repository,
-    digest,
+    reference,
     ca_pem="",
     username="",
     password="",
     timeout=TIMEOUT_SECONDS,
-) -> int | None:
-    """The bytes an image's manifest names (its config and layers, as the
-    registry stores them), or None when the registry does not say: the size
-    is shown, never worth failing a push for."""
-    url = f"https://{address}/v2/{repository}/manifests/{digest}"
+) -> ServedManifest:
+    """The manifest the registry serves for `repository:reference`, logged
+    in as a client would: its digest and size from one GET (a push is
+    verified and measured in one round trip); ManifestUnavailable if the
+    registry does not serve it."""
+    url = f"https://{address}/v2/{repository}/manifests/{reference}"
     with registry_check.registry_session(ca_pem) as session:
         session.headers["Accept"] = registry_check.MANIFEST_TYPES
         try:
             response = registry_check.logged_in(
                 session, "GET", url, (repository, "pull"), username, password, timeout
             )
-            manifest = response.json() if response.status_code == 200 else None
-        except (requests.RequestException, ValueError):
-            return None
-    return _stored_bytes(manifest)
+        except requests.RequestException as error:
+            raise registry_check.ManifestUnavailable(
+                registry_check.classify(error).message
+            ) from None
+    digest = response.headers.get("Docker-Content-Digest", "")
+    if response.status_code != 200 or not digest:
+        raise registry_check.ManifestUnavailable(
+            f"the registry does not serve {repository}:{reference} "
+            f"(HTTP {response.status_code})"
+        )
+    return ServedManifest(digest, _stored_bytes(_json_or_none(response)))
+
+
+def _json_or_none(response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _stored_bytes(manifest) -> int | None:
