@@ -205,22 +205,33 @@ def manifest_digest(
 ):
     """The digest the registry serves for `repository:reference` (HEAD on
     the manifest, logged in as a client would); ManifestUnavailable if not."""
+    response = manifest_answer(
+        "HEAD", address, repository, reference, ca_pem, username, password, timeout
+    )
+    return response.headers["Docker-Content-Digest"]
+
+
+def manifest_answer(
+    method, address, repository, reference, ca_pem, username, password, timeout
+):
+    """The registry's answer to `method` (HEAD, GET) on the manifest of
+    `repository:reference`, logged in as a client would, when it serves it
+    with its digest; ManifestUnavailable, in words, when it does not."""
     url = f"https://{address}/v2/{repository}/manifests/{reference}"
     with registry_session(ca_pem) as session:
         session.headers["Accept"] = MANIFEST_TYPES
         try:
             response = logged_in(
-                session, "HEAD", url, (repository, "pull"), username, password, timeout
+                session, method, url, (repository, "pull"), username, password, timeout
             )
         except requests.RequestException as error:
             raise ManifestUnavailable(classify(error).message) from None
-    digest = response.headers.get("Docker-Content-Digest", "")
-    if response.status_code != 200 or not digest:
+    if response.status_code != 200 or not response.headers.get("Docker-Content-Digest"):
         raise ManifestUnavailable(
             f"the registry does not serve {repository}:{reference} "
             f"(HTTP {response.status_code})"
         )
-    return digest
+    return response
 
 
 def logged_in(session, method, url, scope, username, password, timeout):

@@ -52,24 +52,13 @@ def served_manifest(
     in as a client would: its digest and size from one GET (a push is
     verified and measured in one round trip); ManifestUnavailable if the
     registry does not serve it."""
-    url = f"https://{address}/v2/{repository}/manifests/{reference}"
-    with registry_check.registry_session(ca_pem) as session:
-        session.headers["Accept"] = registry_check.MANIFEST_TYPES
-        try:
-            response = registry_check.logged_in(
-                session, "GET", url, (repository, "pull"), username, password, timeout
-            )
-        except requests.RequestException as error:
-            raise registry_check.ManifestUnavailable(
-                registry_check.classify(error).message
-            ) from None
-    digest = response.headers.get("Docker-Content-Digest", "")
-    if response.status_code != 200 or not digest:
-        raise registry_check.ManifestUnavailable(
-            f"the registry does not serve {repository}:{reference} "
-            f"(HTTP {response.status_code})"
-        )
-    return ServedManifest(digest, _stored_bytes(_json_or_none(response)))
+    response = registry_check.manifest_answer(
+        "GET", address, repository, reference, ca_pem, username, password, timeout
+    )
+    return ServedManifest(
+        response.headers["Docker-Content-Digest"],
+        _stored_bytes(_json_or_none(response)),
+    )
 
 
 def _json_or_none(response):
