@@ -66,7 +66,7 @@ def run(build_id, worker: str) -> str:
         _set_host_busy(host)
         watcher.start(host)
         image_id = _build(build, host, watcher)
-        digest = _push_all(build, host, watcher) if build.push else ""
+        digest = _push_all(build, host, watcher, worker) if build.push else ""
         _finish(build, Build.State.SUCCEEDED, image_id=image_id, digest=digest)
     except (BuildCancelled, engine.StreamStopped):
         _finish(build, Build.State.CANCELLED)
@@ -295,12 +295,16 @@ def _logins_for_from(build, host):
     ]
 
 
-def _push_all(build, host, watcher) -> str:
+def _push_all(build, host, watcher, worker) -> str:
+    """Push every tag, then verify each at the registry. An ephemeral
+    build's host is of no more use once its image is pushed: its removal
+    runs while the registry is asked (the verification needs only the
+    registry), not after."""
     _set_state(build, Build.State.PUSHING, "push")
     registry = build.registry
     auth = registry.auth_config() if registry is not None else None
     connection = provisioning.host_connection(host)
-    digests = []
+    pushed = []
     for tag in build.tags:
         _log(build, f"--- docker push {tag}\n")
         try:
@@ -315,28 +319,71 @@ def _push_all(build, host, watcher) -> str:
             raise
         except engine.EngineError as error:
             raise BuildStepFailed("push", error.reason, error.message) from error
-        _verify_pushed(build, tag, digest)
-        digests.append(digest)
-    return digests[0]
+        pushed.append((tag, digest))
+    verification = _Verification(build.registry, pushed)
+    _remove_host_meanwhile(build, worker, watcher)
+    for (tag, digest), served in zip(pushed, verification.results(), strict=True):
+        _record_verified(build, tag, digest, served)
+    return pushed[0][1]
 
 
-def _verify_pushed(build, tag, digest):
-    """Done only when the registry serves the manifest with this digest."""
-    registry = build.registry
-    address, rest = tag.split("/", 1)
-    repository = rest.rsplit(":", 1)[0]
-    try:
-        # One GET: the digest it serves, and the size /images/ shows.
-        served = registry_manifests.served_manifest(
-            address,
-            repository,
-            digest,
-            ca_pem=registry.ca_pem if registry else "",
-            username=registry.username if registry else "",
-            password=registry.get_password() if registry else "",
+class _Verification:
+    """Asks the registry, in a thread of its own, what it serves for each
+    pushed tag (registry calls only: no database, so the build's own thread
+    may go on meanwhile)."""
+
+    def __init__(self, registry, pushed):
+        login = {
+            "ca_pem": registry.ca_pem if registry else "",
+            "username": registry.username if registry else "",
+            "password": registry.get_password() if registry else "",
+        }
+        self._answers = []
+        self._thread = threading.Thread(
+            target=self._ask, args=(pushed, login), daemon=True
         )
-    except registry_check.ManifestUnavailable as error:
-        raise BuildStepFailed("verify", "not_pushed", error.message) from None
+        self._thread.start()
+
+    def _ask(self, pushed, login):
+        for tag, digest in pushed:
+            address, rest = tag.split("/", 1)
+            repository = rest.rsplit(":", 1)[0]
+            try:
+                # One GET: the digest it serves, and the size /images/ shows.
+                answer = registry_manifests.served_manifest(
+                    address, repository, digest, **login
+                )
+            except Exception as error:  # raised in the build's thread
+                answer = error
+            self._answers.append(answer)
+
+    def results(self):
+        """Each tag's ServedManifest, in order, once all are known; a
+        failure is raised here, in the build's thread."""
+        self._thread.join()
+        for answer in self._answers:
+            if isinstance(answer, registry_check.ManifestUnavailable):
+                raise BuildStepFailed("verify", "not_pushed", answer.message)
+            if isinstance(answer, Exception):
+                raise answer
+        return self._answers
+
+
+def _remove_host_meanwhile(build, worker, watcher) -> None:
+    """An ephemeral build's host goes now (its cancel watcher first: it
+    looks into the host). A removal that breaks is left to the build's end
+    and the periodic pass: the pushed image does not wait on it."""
+    if not build.ephemeral or build.build_host_id is None:
+        return
+    watcher.stop()
+    try:
+        _end_ephemeral_host(build, worker)
+    except Exception:
+        logger.exception("build %s: its host's removal failed", build.pk)
+
+
+def _record_verified(build, tag, digest, served):
+    """Done only when the registry serves the manifest with this digest."""
     if served.digest != digest:
         raise BuildStepFailed(
             "verify",
