@@ -146,8 +146,8 @@ def report(times, steps, warmups):
         warmups,
         GOAL_RATIO,
         warmups_are="not in the medians; dchweb's filled the cache",
-        stamp="to removed_at (stamp)",
-        stamp_is="the worker's removed_at stamp",
+        stamp="to the end (stamp)",
+        stamp_is="the worker's stamps (the later of removed_at and finished_at)",
     )
     say()
     say("median per step (s); dchweb's from its Build, BuildHost and BuildHostStep")
