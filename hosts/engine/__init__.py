@@ -9,7 +9,8 @@ inside: this list is the adapter's whole surface, and a test that patches
 `hosts.engine.<name>` reaches every caller that goes through it. The modules:
 
     errors       EngineError and its kinds; what docker-py raised, classified
-    connections  Connection, a client on the agreed API version, TLS files
+    connections  Connection, a client on the agreed API version, TLS files;
+                 one client per engine for a block of calls (reusing_clients)
     probe        what an engine is (flavor, versions, volume stores); ping
     registry     the engine's own login to a registry, and what a registry said
     images       pulling an image
@@ -40,6 +41,7 @@ from hosts.engine.connections import (
     Connection,
     _negotiate,
     open_client,
+    reusing_clients,
 )
 from hosts.engine.containers import (
     DIND_OPTIONS,
@@ -160,6 +162,7 @@ __all__ = [
     "registry_login",
     "remove_container",
     "remove_volume",
+    "reusing_clients",
     "start_container",
     "stop_build_containers",
     "stop_container",

@@ -3,6 +3,7 @@ version both sides speak, over the connection's TLS."""
 
 import contextlib
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,29 +35,104 @@ _agreed_versions: dict[tuple[str, str], str] = {}
 
 @contextlib.contextmanager
 def open_client(connection):
-    """A docker-py client on the version both sides speak; closed afterwards."""
-    with _tls_files(connection) as tls:
-        kwargs = {
-            "base_url": _base_url(connection),
-            "tls": tls,
-            "timeout": connection.timeout,
-        }
-        key = (kwargs["base_url"], connection.tls_mode)
-        version = _agreed_versions.get(key) or _agree_version(connection, kwargs)
-        _agreed_versions[key] = version
-        client = _client(version=version, **kwargs)
+    """A docker-py client on the version both sides speak; closed afterwards,
+    unless a `reusing_clients()` block on this thread keeps it for the next
+    call to the same engine."""
+    kept = getattr(_reuse, "clients", None)
+    key = _identity(connection)
+    if kept is None:
+        with contextlib.ExitStack() as resources:
+            client = _new_client(connection, resources)
+            with _speaking(connection, client):
+                yield client
+        return
+    if key not in kept:
+        resources = contextlib.ExitStack()
         try:
-            yield client
-        except EngineVersionUnsupported:
-            _agreed_versions.pop(key, None)
+            kept[key] = (_new_client(connection, resources), resources)
+        except BaseException:
+            resources.close()
             raise
-        except EngineTLSError as error:
-            named = _name_missing_client_certificate(error, connection)
-            if named is error:
-                raise
-            raise named from error
-        finally:
-            client.close()
+    client, resources = kept[key]
+    client.api.timeout = connection.timeout
+    try:
+        with _speaking(connection, client):
+            yield client
+    except BaseException:
+        # A client that failed may hold a broken connection: the next call
+        # starts afresh.
+        kept.pop(key, None)
+        resources.close()
+        raise
+
+
+# Clients kept for a `reusing_clients()` block, per thread (docker-py clients
+# are not shared between threads).
+_reuse = threading.local()
+
+
+@contextlib.contextmanager
+def reusing_clients():
+    """Within it, every call on this thread to the same engine (same address
+    and certificates) goes through one client and its open connections, as
+    one person's docker-py session would: over TLS, one handshake instead
+    of one per call. A provision, a build and its push run inside one.
+    Nested blocks share the outermost's clients; it closes them."""
+    if getattr(_reuse, "clients", None) is not None:
+        yield
+        return
+    _reuse.clients = {}
+    try:
+        yield
+    finally:
+        clients, _reuse.clients = _reuse.clients, None
+        for _client_kept, resources in clients.values():
+            resources.close()  # the client, then its TLS files
+
+
+def _identity(connection):
+    """What makes two connections the same engine session (not the timeout:
+    it is set on the client for each call)."""
+    return (
+        connection.docker_url,
+        connection.tls_mode,
+        connection.ca_pem,
+        connection.client_cert_pem,
+        connection.client_key_pem,
+    )
+
+
+def _new_client(connection, resources):
+    """A client on the agreed version; its TLS files live as long as
+    `resources` (an ExitStack): requests reads them at each new connection."""
+    tls = resources.enter_context(_tls_files(connection))
+    kwargs = {
+        "base_url": _base_url(connection),
+        "tls": tls,
+        "timeout": connection.timeout,
+    }
+    key = (kwargs["base_url"], connection.tls_mode)
+    version = _agreed_versions.get(key) or _agree_version(connection, kwargs)
+    _agreed_versions[key] = version
+    client = _client(version=version, **kwargs)
+    resources.callback(client.close)
+    return client
+
+
+@contextlib.contextmanager
+def _speaking(connection, client):
+    """The errors of a call, in words: a refused version is agreed again
+    next time; a TLS refusal names a missing client certificate."""
+    try:
+        yield
+    except EngineVersionUnsupported:
+        _agreed_versions.pop((_base_url(connection), connection.tls_mode), None)
+        raise
+    except EngineTLSError as error:
+        named = _name_missing_client_certificate(error, connection)
+        if named is error:
+            raise
+        raise named from error
 
 
 def ping_agreeing(connection) -> bool:

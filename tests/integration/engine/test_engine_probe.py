@@ -170,3 +170,53 @@ def test_a_first_ping_still_needs_the_right_client_certificate(
     from hosts.engine import connections
 
     assert not connections.is_agreed(_connection(tls_engine.port, tls_world))
+
+
+@pytest.fixture
+def handshakes(monkeypatch):
+    """The TLS handshakes this process makes, as they happen."""
+    import ssl
+
+    made = []
+    handshake = ssl.SSLSocket.do_handshake
+
+    def counting(sock, *args, **kwargs):
+        made.append(sock)
+        return handshake(sock, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLSocket, "do_handshake", counting)
+    return made
+
+
+def _tls_folders():
+    import tempfile
+    from pathlib import Path
+
+    return set(Path(tempfile.gettempdir()).glob("dchweb-tls-*"))
+
+
+def test_calls_in_one_block_share_one_client_and_its_tls_connection(
+    tls_engine, tls_world, handshakes
+):
+    connection = _connection(tls_engine.port, tls_world)
+    assert engine_adapter.ping(connection) is True  # the version is agreed
+    before = _tls_folders()
+    handshakes.clear()
+
+    with engine_adapter.reusing_clients():
+        for _ in range(3):
+            assert engine_adapter.ping(connection) is True
+        assert engine_adapter.probe(connection).api_version == "1.41"
+        assert len(handshakes) == 1
+        assert len(_tls_folders() - before) == 1  # its certificates, kept
+        # A call that fails drops its client: the next call starts afresh.
+        with pytest.raises(engine_adapter.EngineNotFound):
+            engine_adapter.container_status(connection, "no-such-container")
+        assert engine_adapter.ping(connection) is True
+        assert len(handshakes) == 2
+    assert _tls_folders() == before  # closed, and its files removed
+
+    # Outside a block, each call has a client of its own.
+    assert engine_adapter.ping(connection) is True
+    assert engine_adapter.ping(connection) is True
+    assert len(handshakes) == 4
