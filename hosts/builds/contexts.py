@@ -149,7 +149,10 @@ def _walk(path, dockerfile) -> bool:
     """Check every member; True if the Dockerfile is among them."""
     unpacked, found = 0, False
     limit = settings.DCHWEB_MAX_CONTEXT_UNPACKED_BYTES
-    with tarfile.open(path, "r:*") as archive:
+    # As a stream ("|"): read once, front to back. Random access ("r:*")
+    # seeks back at every member, and in a gzip file a seek back decompresses
+    # again from the start.
+    with tarfile.open(path, "r|*") as archive:
         for count, member in enumerate(archive, start=1):
             if count > MAX_MEMBERS:
                 raise ContextInvalid(f"the context has more than {MAX_MEMBERS} files")

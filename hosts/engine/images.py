@@ -20,9 +20,10 @@ from hosts.lib import failures
 PULL_TIMEOUT_SECONDS = 300
 
 
-def pull_image(connection, image, auth=None):
+def pull_image(connection, image, auth=None) -> None:
     """Pull `image` (with the registry's login); errors inside the 200 stream
-    count too. Returns the image id."""
+    count too. (The stream ending without one is the pull done: no inspect
+    after it, which would cost a request that no caller needs.)"""
     repository, tag = docker.utils.parse_repository_tag(image)
     slow = dataclasses.replace(connection, timeout=PULL_TIMEOUT_SECONDS)
     with open_client(slow) as client:
@@ -36,7 +37,6 @@ def pull_image(connection, image, auth=None):
             ):
                 if "error" in chunk or "errorDetail" in chunk:
                     raise _pull_failure(stream_error(chunk))
-            return client.api.inspect_image(image)["Id"]
         except docker.errors.APIError as error:
             raise _pull_failure(failures.full_text(error)) from error
         except CLIENT_ERRORS as e:
