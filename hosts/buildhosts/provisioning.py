@@ -8,7 +8,8 @@ One worker works on a host at a time, under a lease in the host's row.
 
 import logging
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 from ipaddress import ip_address
 
@@ -71,6 +72,19 @@ class _Run:
     worker: str
     connection: engine.Connection
     lease_renewed: float = 0.0
+    # Earlier attempts at each step (a resumed run), read once.
+    attempts: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def taken(cls, host, worker):
+        """A pass over `host`, whose lease `worker` has just taken."""
+        return cls(
+            host,
+            worker,
+            connection_for(host.endpoint),
+            lease_renewed=time.monotonic(),
+            attempts=Counter(host.steps.values_list("name", flat=True)),
+        )
 
 
 def _renew_lease(run):
@@ -106,31 +120,32 @@ def interrupted(now=None, grace=timedelta(0)):
 
 
 def provision(build_host_id, worker: str) -> str:
-    """Run every step; on a failure roll back and mark the host failed."""
+    """Run every step; on a failure roll back and mark the host failed. The
+    steps share one client per engine (one TLS handshake each, not one per
+    call)."""
+    with engine.reusing_clients():
+        return _provision(build_host_id, worker)
+
+
+def _provision(build_host_id, worker: str) -> str:
     host = BuildHost.objects.filter(pk=build_host_id).first()
     if host is None or host.state not in BuildHost.WAITING_STATES:
         return SKIPPED
     if not take_lease(host.pk, worker):
         return LEASE_BUSY
     _close_interrupted_steps(host)
-    run = _Run(host, worker, connection_for(host.endpoint), time.monotonic())
+    run = _Run.taken(host, worker)
     try:
         _set(host, state=BuildHost.State.PROVISIONING, error="", error_reason="")
         for name in STEPS:
-            if _removal_requested(host):
-                return SKIPPED
-            _run_step(run, name, _STEP_FUNCTIONS[name])
+            if not _run_step(run, name, _STEP_FUNCTIONS[name]):
+                return SKIPPED  # a removal was asked for meanwhile
         _mark_ready(host)
     except StepFailed as failure:
         _fail(run, failure)
     finally:
         release_lease(host.pk, worker)
     return DONE
-
-
-def _removal_requested(host) -> bool:
-    state = BuildHost.objects.filter(pk=host.pk).values_list("state", flat=True).first()
-    return state != BuildHost.State.PROVISIONING
 
 
 INTERRUPTED = "interrupted"
@@ -149,13 +164,33 @@ def _close_interrupted_steps(host) -> None:
     )
 
 
-def _run_step(run, name, function):
+def _start_step(run, name) -> BuildHostStep | None:
+    """The step's row and the host's current step, in one transaction; None
+    when the host has left the state this pass runs in (a removal was asked
+    for while it provisioned)."""
     host = run.host
     _renew_lease(run)
-    attempt = host.steps.filter(name=name).count() + 1
-    step = BuildHostStep.objects.create(build_host=host, name=name, attempt=attempt)
-    _set(host, step=name)
-    logger.info("step %s: started (attempt %d)", name, attempt)
+    with transaction.atomic():
+        still = BuildHost.objects.filter(pk=host.pk, state=host.state).update(
+            step=name, updated_at=timezone.now()
+        )
+        if not still:
+            return None
+        run.attempts[name] += 1
+        step = BuildHostStep.objects.create(
+            build_host=host, name=name, attempt=run.attempts[name]
+        )
+    host.step = name
+    logger.info("step %s: started (attempt %d)", name, step.attempt)
+    return step
+
+
+def _run_step(run, name, function) -> bool:
+    """Run one step and record how it ended; False when it did not start
+    (_start_step). A failure raises StepFailed."""
+    step = _start_step(run, name)
+    if step is None:
+        return False
     try:
         detail = function(run) or ""
     except engine.EngineError as error:
@@ -173,12 +208,13 @@ def _run_step(run, name, function):
         )
         raise
     except Exception as error:
-        logger.exception("build host %s: step %s crashed", host.pk, name)
+        logger.exception("build host %s: step %s crashed", run.host.pk, name)
         message = f"dchweb failed at this step: {type(error).__name__}: {error}"
         step.finish(BuildHostStep.Status.FAILED, error=message, reason="internal")
         raise StepFailed("internal", message) from error
     step.finish(BuildHostStep.Status.DONE, detail=detail)
     logger.info("step %s: done %s", name, detail)
+    return True
 
 
 def _set(host, **changes):
@@ -476,24 +512,31 @@ def wait_answering(connection, host) -> str:
     inside = host_connection(host, timeout=3)
     last = ""
     while time.monotonic() < deadline:
-        status = engine.container_status(connection, host.container_id)
-        if status.state in ("exited", "dead"):
-            raise engine.EngineError(
-                f"the build host stopped (exit code {status.exit_code}): "
-                f"{status.log_tail.strip()[-500:] or 'no output'}",
-                reason="host_exited",
-            )
+        # The ping first: once the engine listens, it waits in the handshake
+        # until the engine serves, and answers. Only a ping that failed asks
+        # whether the container is still running.
         try:
             if engine.ping(inside):
                 return "answered /_ping over mutual TLS"
         except engine.EngineError as error:
             last = error.message
+        _raise_if_exited(connection, host)
         time.sleep(PING_INTERVAL_SECONDS)
     raise engine.EngineError(
         f"the build host did not answer over mutual TLS within "
         f"{settings.DCHWEB_READY_TIMEOUT_SECONDS} s: {last or 'no answer'}",
         reason="not_ready",
     )
+
+
+def _raise_if_exited(connection, host) -> None:
+    status = engine.container_status(connection, host.container_id)
+    if status.state in ("exited", "dead"):
+        raise engine.EngineError(
+            f"the build host stopped (exit code {status.exit_code}): "
+            f"{status.log_tail.strip()[-500:] or 'no output'}",
+            reason="host_exited",
+        )
 
 
 def _verify_registry(run):
@@ -586,15 +629,21 @@ def reap_expired(now=None) -> list[str]:
 
 def remove(build_host_id, worker: str) -> str:
     """Remove the container and, if asked, the volumes; gone already is done."""
+    with engine.reusing_clients():
+        return _remove(build_host_id, worker)
+
+
+def _remove(build_host_id, worker: str) -> str:
     host = BuildHost.objects.filter(pk=build_host_id).first()
     if host is None or host.state != BuildHost.State.REMOVING:
         return SKIPPED
     if not take_lease(host.pk, worker):
         return LEASE_BUSY
     _close_interrupted_steps(host)
-    run = _Run(host, worker, connection_for(host.endpoint))
+    run = _Run.taken(host, worker)
     try:
-        _run_step(run, "remove_container", _remove_container)
+        if not _run_step(run, "remove_container", _remove_container):
+            return SKIPPED  # no longer being removed
         if caches.keeps_cache(host):
             _run_step(run, "keep_cache", _keep_cache)
         elif host.remove_volumes:

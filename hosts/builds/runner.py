@@ -47,6 +47,14 @@ class BuildCancelled(Exception):
 
 
 def run(build_id, worker: str) -> str:
+    # One client per engine for the whole build (its host's provision, the
+    # build, the push, the removal): one TLS handshake with the build host,
+    # not one per call.
+    with engine.reusing_clients():
+        return _run(build_id, worker)
+
+
+def _run(build_id, worker: str) -> str:
     build = (
         Build.objects.select_related("build_host", "registry")
         .filter(pk=build_id)
@@ -126,8 +134,9 @@ def _host_for(build, worker) -> BuildHost:
             build, f"--- provisioning build host {host.name} on {host.endpoint.name}\n"
         )
         provisioning.provision(host.pk, worker)
-        host = _wait_settled(host)
-    host.refresh_from_db()
+        host = _wait_settled(host)  # read again: as the provisioning left it
+    else:
+        host.refresh_from_db()
     if not host.is_running:
         detail = host.error or f"the build host is {host.state}"
         raise BuildStepFailed("provision", host.error_reason or "not_ready", detail)
