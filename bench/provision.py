@@ -5,7 +5,7 @@
 dchweb: hosts.buildhosts.create_build_host() in this process, a real Celery
 worker subprocess on a queue of its own doing the provisioning, on a throwaway
 SQLite database (var/bench-<pid>.sqlite3); the clock runs from the call until
-the row says "ready" (polled every 10 ms).
+the row says "ready" (polled every 50 ms; its ready_at stamp is printed too).
 
 Direct: the same work with docker-py on the same engine: pull, two named
 volumes, the container with the same options, the six TLS files and the
@@ -32,9 +32,12 @@ from bench import _common
 from bench._common import TOKEN, say
 
 RUNS = 5
-POLL_SECONDS = 0.01
+# Every 50 ms: at 10 ms the bench's own queries took CPU from the worker and
+# the engine beside them (2 CPUs), dchweb's side only; the stamp is exact.
+POLL_SECONDS = 0.05
 READY_TIMEOUT_SECONDS = _common.READY_TIMEOUT_SECONDS
-GOAL_RATIO = 1.15
+# The cold paths stay within 1.10 of by hand since the warm pool came (1.15 before).
+GOAL_RATIO = 1.10
 
 
 # --- The direct path: docker-py by hand ------------------------------------------
