@@ -97,11 +97,19 @@ def create_build_host(
     wanted["endpoint"] = where.endpoint
     wanted["image"] = _image(wanted["image"], where.endpoint)
     engine_ids = None if where.pool_hosts else _engine_build_host_ids(where.endpoint)
-    # An ephemeral build's host (provision False) is not news of its own.
-    wanted["tell_owner"] = provision
     try:
         with transaction.atomic():
-            host = _claim_or_save(actor, wanted, where, engine_ids, key, fingerprint)
+            host = _claim_or_save(
+                actor,
+                wanted,
+                where,
+                engine_ids,
+                key,
+                fingerprint,
+                # An ephemeral build's host (provision False) is not news of
+                # its own: its build's outcome is.
+                notify=provision,
+            )
             audit.record(
                 actor,
                 "build_host.created",
@@ -135,9 +143,12 @@ def _place(actor, wanted) -> placement.Placement:
         ) from None
 
 
-def _claim_or_save(actor, wanted, where, engine_ids, key, fingerprint) -> BuildHost:
+def _claim_or_save(
+    actor, wanted, where, engine_ids, key, fingerprint, *, notify
+) -> BuildHost:
     """A free pool host that fits, claimed (it is ready: no provisioning),
-    else a new host, on the owner's cache when there is a free one."""
+    else a new host, on the owner's cache when there is a free one. `notify`
+    False: a claim does not tell the owner their host is ready."""
     _check_user_cap(actor)
     if where.pool_hosts:
         claimed = pool.claim(
@@ -147,6 +158,7 @@ def _claim_or_save(actor, wanted, where, engine_ids, key, fingerprint) -> BuildH
             key=key,
             fingerprint=fingerprint,
             reason=where.reason,
+            notify=notify,
         )
         if claimed is not None:
             return claimed

@@ -132,13 +132,21 @@ def _ready_and_trusting(found, endpoint, image, registries) -> list[BuildHost]:
 
 
 def claim(
-    owner, wanted: dict, candidates, *, key="", fingerprint="", reason=""
+    owner,
+    wanted: dict,
+    candidates,
+    *,
+    key="",
+    fingerprint="",
+    reason="",
+    notify=True,
 ) -> BuildHost | None:
     """Take the first of `candidates` still free for `owner` with what
     `wanted` asks (name, time to live, volume policy...), atomically: never
     one host for two requests. None when every one was taken meanwhile.
     Called inside the request's transaction: the owner's certificate, the
-    timeline step, the audit and the notice stick with the claim or not."""
+    timeline step, the audit and the notice (none when `notify` is False)
+    stick with the claim or not."""
     for candidate in candidates:
         if wanted["disk_gb"] > candidate.disk_gb:
             continue  # a bigger disk than the pool's: a host of its own
@@ -146,7 +154,7 @@ def claim(
             host = BuildHost.objects.select_related("endpoint", "owner").get(
                 pk=candidate.pk
             )
-            _hand_over(host, owner, notify=wanted.get("tell_owner", True))
+            _hand_over(host, owner, notify=notify)
             return host
     return None
 

@@ -95,6 +95,23 @@ def test_a_claim_hands_over_a_ready_host_once(
     assert theirs.state == BuildHost.State.REQUESTED
 
 
+def test_an_ephemeral_builds_claim_is_not_news_of_its_own(developer, pooled, registry):
+    free = a_pool_host(pooled, [registry])
+
+    with mock.patch("hosts.buildhosts.commands.enqueue_on_commit"):
+        host, _ = buildhosts.create_build_host(
+            developer,
+            {"endpoint_id": pooled.pk, "registry_ids": [registry.pk]},
+            provision=False,  # as a build asks for its own host
+            source="api",
+        )
+
+    assert host.pk == free.pk and host.owner == developer
+    assert host.state == BuildHost.State.READY
+    # Its build's outcome is what the owner hears of, not the host.
+    assert not Notification.objects.filter(owner=developer).exists()
+
+
 def test_a_pool_host_taken_meanwhile_is_not_claimed_again(
     developer, other_developer, pooled, registry
 ):
