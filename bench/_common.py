@@ -756,6 +756,78 @@ def stop_and_clean_up(workers, direct, installation_id, queue, database, failed)
                 worker.log_path.unlink(missing_ok=True)
 
 
+class WorkerBench:
+    """A bench with Celery workers on the devstack, as worker_bench() sets it
+    up: its throwaway database, queue and folders, the devstack world (the
+    endpoint, registry and developer), the direct side, the workers it
+    starts (start_worker) and how the run ended (`run`)."""
+
+    def __init__(self, devstack, database, queue, workdir, data_dir):
+        self.devstack = devstack
+        self.database = database
+        self.queue = queue
+        self.workdir = workdir
+        self.data_dir = data_dir
+        self.workers = []
+        self.direct = None
+        self.installation_id = None
+        self.endpoint = self.registry = self.user = None
+        self.run = None
+
+    def start_worker(self, index=1) -> "Worker":
+        return start_numbered_worker(self.queue, self.database, index, self.workers)
+
+
+@contextlib.contextmanager
+def worker_bench(direct_class, *, data_dir=False, also_clean_up=None):
+    """Set up what every bench with Celery workers needs and clean it up
+    whatever happens (guarded_run): SIGTERM as Ctrl-C, the devstack's
+    values, a throwaway SQLite database under var/, the run's queue, a work
+    folder for the direct side (`direct_class(devstack, workdir)`), and with
+    `data_dir` a throwaway DCHWEB_DATA_DIR (contexts, build logs). Django is
+    set up on them and the devstack world made. The clean-up stops the
+    workers first (so they make nothing more), then removes engine objects,
+    the Redis queue, the database, the folders, and calls
+    `also_clean_up(bench, failed)` (what only that bench made). Yields the
+    WorkerBench; its `run.ok` says whether the block finished."""
+    import tempfile
+
+    stop_on_sigterm()
+    devstack = devstack_values(needs_redis=True)
+    workdir = tempfile.TemporaryDirectory(prefix="dchweb-bench-")
+    bench = WorkerBench(
+        devstack,
+        var_path(f"bench-{os.getpid()}.sqlite3"),
+        f"dchweb-bench-{TOKEN}",
+        Path(workdir.name),
+        Path(tempfile.mkdtemp(prefix="dchweb-bench-data-")) if data_dir else None,
+    )
+
+    def clean_up(failed):
+        stop_and_clean_up(
+            bench.workers,
+            bench.direct,
+            bench.installation_id,
+            bench.queue,
+            bench.database,
+            failed,
+        )
+        if bench.data_dir is not None:
+            remove_data_dir(bench.data_dir)
+        if also_clean_up is not None:
+            also_clean_up(bench, failed)
+        workdir.cleanup()
+
+    with guarded_run(clean_up) as bench.run:
+        data = f", data {bench.data_dir}" if bench.data_dir else ""
+        say(f"bench {TOKEN}: database {bench.database.name}, queue {bench.queue}{data}")
+        setup_django(bench.database, queue=bench.queue, data_dir=bench.data_dir)
+        world = devstack_world(devstack)
+        bench.endpoint, bench.registry, bench.user, bench.installation_id = world
+        bench.direct = direct_class(devstack, bench.workdir)
+        yield bench
+
+
 def say_worker_peaks(workers):
     """Peak RSS (VmHWM) of each worker's main and pool processes, and of the
     bench's own process: read before the workers stop."""

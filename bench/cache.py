@@ -40,10 +40,8 @@ on errors too.
 """
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -182,37 +180,14 @@ def main():
         help="the endpoint's warm pool (0: none, so no warm host on the cache)",
     )
     args = parser.parse_args()
-    _common.stop_on_sigterm()
-    devstack = _common.devstack_values(needs_redis=True)
     busybox = _common.busybox_bytes()
 
-    database = _common.var_path(f"bench-{os.getpid()}.sqlite3")
-    data_dir = Path(tempfile.mkdtemp(prefix="dchweb-bench-data-"))
-    workdir = tempfile.TemporaryDirectory(prefix="dchweb-bench-")
-    log_path = _common.var_path(f"bench-{os.getpid()}-worker.log")
-    queue = f"dchweb-bench-{TOKEN}"
-    workers, direct, installation_id = [], None, None
-
-    def clean_up(failed):
-        # The worker first (so it makes nothing more), then engine objects
-        # (the caches among them), Redis, files.
-        _common.stop_and_clean_up(
-            workers, direct, installation_id, queue, database, failed
-        )
-        _common.remove_data_dir(data_dir)
-        workdir.cleanup()
-
-    with _common.guarded_run(clean_up) as run:
-        say(f"bench {TOKEN}: database {database.name}, queue {queue}, data {data_dir}")
-        _common.setup_django(database, queue=queue, data_dir=data_dir)
-        endpoint, _, user, installation_id = _common.devstack_world(devstack)
-        direct = Direct(devstack, Path(workdir.name))
-        worker = _common.Worker(queue, database, log_path)
-        workers.append(worker)
-        worker.wait_ready()
-        say(f"worker pid {worker.process.pid} ready; image {devstack['image']}")
+    with _common.worker_bench(Direct, data_dir=True) as bench:
+        bench.start_worker()
+        say(f"image {bench.devstack['image']}")
         say(f"three slow steps of {args.sleep} s each, then COPY app.txt")
 
+        endpoint, user = bench.endpoint, bench.user
         if args.pool_size:
             admin = _common.bench_admin()
             endpoint = _common.set_pool(admin, endpoint, args.pool_size)
@@ -228,13 +203,13 @@ def main():
             return timed
 
         def by_hand(number):
-            return direct.rebuild(number, context(busybox, args.sleep, number))
+            return bench.direct.rebuild(number, context(busybox, args.sleep, number))
 
         sides = (("direct", by_hand), ("dchweb", dchweb))
         times, steps, warmups = _common.interleaved_runs(sides, args.runs)
         report(times, steps, warmups)
-        _common.say_worker_peaks(workers)
-    return 0 if run.ok else 1
+        _common.say_worker_peaks(bench.workers)
+    return 0 if bench.run.ok else 1
 
 
 if __name__ == "__main__":

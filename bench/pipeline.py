@@ -51,9 +51,7 @@ from bench/_common.py, which the other bench scripts share.
 import argparse
 import contextlib
 import io
-import os
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -490,38 +488,20 @@ def main():
         help="the pool in part 3 (0: no part 3)",
     )
     args = parser.parse_args()
-    _common.stop_on_sigterm()
-    devstack = _common.devstack_values(needs_redis=True)
     busybox = _common.busybox_bytes()
-
-    database = _common.var_path(f"bench-{os.getpid()}.sqlite3")
-    data_dir = Path(tempfile.mkdtemp(prefix="dchweb-bench-data-"))
-    workdir = tempfile.TemporaryDirectory(prefix="dchweb-bench-")
-    queue = f"dchweb-bench-{TOKEN}"
-    workers, direct, installation_id = [], None, None
     made = Made()
 
-    def clean_up(failed):
-        # Workers first (so they make nothing more), then engine objects,
-        # Redis, files; then the registry's manifests.
-        _common.stop_and_clean_up(
-            workers, direct, installation_id, queue, database, failed
-        )
-        _common.remove_data_dir(data_dir)
-        delete_manifests(made, devstack)
-        workdir.cleanup()
+    def delete_pushed(bench, _failed):
+        delete_manifests(made, bench.devstack)
 
-    with _common.guarded_run(clean_up) as run:
-        say(f"bench {TOKEN}: database {database.name}, queue {queue}, data {data_dir}")
-        _common.setup_django(database, queue=queue, data_dir=data_dir)
-        endpoint, registry, user, installation_id = _common.devstack_world(devstack)
-        direct = Direct(devstack, Path(workdir.name))
+    with _common.worker_bench(
+        Direct, data_dir=True, also_clean_up=delete_pushed
+    ) as bench:
+        endpoint, registry, user = bench.endpoint, bench.registry, bench.user
+        direct, workers, data_dir = bench.direct, bench.workers, bench.data_dir
         from tests.support.contexts import hello_context
 
         context = hello_context(busybox)
-
-        def start_worker(index):
-            _common.start_numbered_worker(queue, database, index, workers)
 
         def dchweb(number):
             pipeline = Pipeline(user, endpoint, registry, number, context, made)
@@ -536,8 +516,8 @@ def main():
                 user, endpoint, registry, number, context, made, volume_policy=policy
             )
 
-        start_worker(1)
-        say(f"image {devstack['image']}, context {len(context)} bytes (gzip)")
+        bench.start_worker(1)
+        say(f"image {bench.devstack['image']}, context {len(context)} bytes (gzip)")
 
         # 1. One at a time, interleaved.
         sides = (("direct", by_hand), ("dchweb", dchweb))
@@ -545,7 +525,7 @@ def main():
         report_sequential(times, steps, warmups)
 
         # 2. Several at once, two workers.
-        start_worker(2)
+        bench.start_worker(2)
         say()
         say(f"{args.parallel} dchweb pipelines at once, 2 workers (concurrency 1 each)")
         started = time.perf_counter()
@@ -599,7 +579,7 @@ def main():
         leftovers = [p.name for p in (data_dir / "contexts").glob("*")]
         if leftovers:
             say(f"note: contexts left in the data folder: {leftovers}")
-    return 0 if run.ok else 1
+    return 0 if bench.run.ok else 1
 
 
 def delete_manifests(made, devstack):

@@ -33,10 +33,8 @@ Redis queue) is removed at the end, on Ctrl-C / SIGTERM and on errors too.
 """
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -268,34 +266,13 @@ def main():
         "--burst", type=int, default=BURST, help="requests at once in part 2"
     )
     args = parser.parse_args()
-    _common.stop_on_sigterm()
-    devstack = _common.devstack_values(needs_redis=True)
 
-    database = _common.var_path(f"bench-{os.getpid()}.sqlite3")
-    queue = f"dchweb-bench-{TOKEN}"
-    workers, direct, installation_id = [], None, None
-    workdir = tempfile.TemporaryDirectory(prefix="dchweb-bench-")
-
-    def clean_up(failed):
-        # Workers first (so they refill nothing more), then engine objects
-        # (the pool's hosts among them), Redis, files.
-        _common.stop_and_clean_up(
-            workers, direct, installation_id, queue, database, failed
-        )
-        workdir.cleanup()
-
-    def start_worker(index):
-        _common.start_numbered_worker(queue, database, index, workers)
-
-    with _common.guarded_run(clean_up) as run:
-        say(f"bench {TOKEN}: database {database.name}, queue {queue}")
-        _common.setup_django(database, queue=queue)
-        endpoint, registry, user, installation_id = _common.devstack_world(devstack)
-        direct = provision.Direct(devstack, Path(workdir.name))
-        start_worker(1)
-        say(f"image {devstack['image']}; pool of {args.pool_size}")
+    with _common.worker_bench(provision.Direct) as bench:
+        bench.start_worker(1)
+        say(f"image {bench.devstack['image']}; pool of {args.pool_size}")
 
         # A cap with room for the burst, the pool and its refill.
+        endpoint, registry = bench.endpoint, bench.registry
         cap = max(endpoint.max_build_hosts, args.burst + 2 * args.pool_size)
         endpoint = _common.set_pool(
             _common.bench_admin(), endpoint, args.pool_size, cap
@@ -304,18 +281,18 @@ def main():
         say(f"pool full after {filled:.3f} s")
 
         # 1. One at a time, interleaved with a cold host by hand.
-        claims = Claims(user, endpoint, registry)
-        sides = (("direct", direct.run), ("dchweb", claims.run))
+        claims = Claims(bench.user, endpoint, registry)
+        sides = (("direct", bench.direct.run), ("dchweb", claims.run))
         times, steps, warmups = _common.interleaved_runs(sides, args.runs)
         report(times, steps, warmups, claims)
 
         # 2. Requests at once.
-        start_worker(2)
+        bench.start_worker(2)
         run_burst(developers(args.burst), endpoint, registry)
 
         # 3. Memory.
-        _common.say_worker_peaks(workers)
-    return 0 if run.ok else 1
+        _common.say_worker_peaks(bench.workers)
+    return 0 if bench.run.ok else 1
 
 
 if __name__ == "__main__":

@@ -20,9 +20,7 @@ bench/_common.py, which the other bench scripts share.
 """
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -157,41 +155,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=RUNS, help="timed runs of each")
     args = parser.parse_args()
-    _common.stop_on_sigterm()
-    devstack = _common.devstack_values(needs_redis=True)
 
-    database = _common.var_path(f"bench-{os.getpid()}.sqlite3")
-    log_path = _common.var_path(f"bench-{os.getpid()}-worker.log")
-    queue = f"dchweb-bench-{TOKEN}"
-    workers = []
-    direct = None
-    installation_id = None
-    workdir = tempfile.TemporaryDirectory(prefix="dchweb-bench-")
-
-    def clean_up(failed):
-        # Worker first (so it makes nothing more), then engine objects, then files.
-        _common.stop_and_clean_up(
-            workers, direct, installation_id, queue, database, failed
-        )
-        workdir.cleanup()
-
-    with _common.guarded_run(clean_up) as run:
-        say(f"bench {TOKEN}: database {database.name}, queue {queue}")
-        _common.setup_django(database, queue=queue)
-        endpoint, registry, user, installation_id = _common.devstack_world(devstack)
-        direct = Direct(devstack, Path(workdir.name))
-        worker = _common.Worker(queue, database, log_path)
-        workers.append(worker)
-        worker.wait_ready()
-        say(f"worker pid {worker.process.pid} ready; image {devstack['image']}")
+    with _common.worker_bench(Direct) as bench:
+        worker = bench.start_worker()
+        say(f"image {bench.devstack['image']}")
 
         def dchweb(number):
-            return dchweb_run(user, endpoint, registry, number)
+            return dchweb_run(bench.user, bench.endpoint, bench.registry, number)
 
-        sides = (("direct", direct.run), ("dchweb", dchweb))
+        sides = (("direct", bench.direct.run), ("dchweb", dchweb))
         times, steps, warmups = _common.interleaved_runs(sides, args.runs)
         report(times, steps, worker.peak_rss_kib(), warmups)
-    return 0 if run.ok else 1
+    return 0 if bench.run.ok else 1
 
 
 if __name__ == "__main__":
