@@ -89,8 +89,9 @@ def place(owner, wanted: dict) -> Placement:
 def _named(owner, endpoint, wanted) -> Placement:
     """The request's choice stands (commands checks its cap); on it, the
     owner's cache over a pool host, and the words say which and why."""
-    cache = caches.newest_free(owner, endpoint)
-    warm = _warm_fitting(owner, endpoint, wanted)
+    theirs = caches.any_of(owner, endpoint)
+    cache = caches.newest_free(owner, endpoint) if theirs else None
+    warm = _warm_fitting(owner, endpoint, wanted) if theirs else []
     if warm:
         return Placement(
             endpoint,
@@ -212,17 +213,18 @@ def _candidate(owner, endpoint, wanted) -> _Candidate:
     running = BuildHost.objects.filter(
         endpoint=endpoint, state__in=BuildHost.ACTIVE_STATES
     ).count()
+    theirs = caches.any_of(owner, endpoint)
     candidate = _Candidate(
         endpoint,
         running,
         cache=None,
         pool_hosts=_fitting(endpoint, wanted),
-        warm_hosts=_warm_fitting(owner, endpoint, wanted),
+        warm_hosts=_warm_fitting(owner, endpoint, wanted) if theirs else [],
         spare=pool.spare_count(endpoint) if running >= endpoint.max_build_hosts else 0,
     )
     # A cache needs a new host, so a place under the cap; a pool host
     # already holds its place.
-    if candidate.has_room:
+    if theirs and candidate.has_room:
         candidate.cache = caches.newest_free(owner, endpoint)
     return candidate
 

@@ -128,13 +128,16 @@ def provision(build_host_id, worker: str) -> str:
 
 
 def _provision(build_host_id, worker: str) -> str:
-    host = BuildHost.objects.filter(pk=build_host_id).first()
+    # The endpoint and the owner with it: every pass reads both.
+    found = BuildHost.objects.select_related("endpoint", "owner")
+    host = found.filter(pk=build_host_id).first()
     if host is None or host.state not in BuildHost.WAITING_STATES:
         return SKIPPED
     if not take_lease(host.pk, worker):
         return LEASE_BUSY
-    _close_interrupted_steps(host)
     run = _Run.taken(host, worker)
+    if run.attempts:  # a pass before this one: it may have left a step running
+        _close_interrupted_steps(host)
     try:
         _set(host, state=BuildHost.State.PROVISIONING, error="", error_reason="")
         for name in STEPS:

@@ -44,6 +44,15 @@ def caches():
 # --- Starting on a cache ----------------------------------------------------------
 
 
+def any_of(owner, endpoint) -> bool:
+    """Whether `owner` has a cache on `endpoint`, free or in use: one query
+    that spares the look-ups for their free cache and their warm hosts
+    there (most requests come from someone with none)."""
+    if owner is None or endpoint is None:
+        return False
+    return caches().filter(owner_name=owner.get_username(), endpoint=endpoint).exists()
+
+
 def newest_free(owner, endpoint) -> Volume | None:
     """The owner's most recently used cache on `endpoint` no host uses now."""
     if owner is None or endpoint is None:
