@@ -62,22 +62,10 @@ def create_container(connection, spec):
     means our earlier attempt made it: inspect and go on."""
     with open_client(connection) as client:
         try:
-            container = client.containers.create(
-                spec.image,
-                command=spec.command,
-                name=spec.name,
-                labels=spec.labels,
-                detach=True,
-                # Binds, not Mounts: VIC ignores HostConfig.Mounts.
-                volumes={
-                    name: {"bind": path, "mode": "rw"}
-                    for name, path in spec.binds.items()
-                },
-                ports=_ports(spec),
-                network=spec.network or None,
-                **(DIND_OPTIONS if spec.dind else {}),
-            )
-            return container.id
+            # The low-level call: docker-py's containers.create() inspects the
+            # container it made, a request nobody here needs.
+            created = client.api.create_container(**_create_arguments(client, spec))
+            return created["Id"]
         except docker.errors.APIError as error:
             if error.status_code != 409:
                 raise _container_failure(error) from error
@@ -88,6 +76,30 @@ def create_container(connection, spec):
             found["Config"].get("Labels") or {}, spec.labels, f"container {spec.name}"
         )
         return found["Id"]
+
+
+def _create_arguments(client, spec):
+    """The request docker-py's containers.create() would send for `spec`."""
+    # Binds, not Mounts: VIC ignores HostConfig.Mounts.
+    binds = {name: {"bind": path, "mode": "rw"} for name, path in spec.binds.items()}
+    ports = _ports(spec)
+    host_config = client.api.create_host_config(
+        binds=binds,
+        port_bindings=ports,
+        network_mode=spec.network or None,
+        **(DIND_OPTIONS if spec.dind else {}),
+    )
+    return {
+        "image": spec.image,
+        "command": spec.command,
+        "name": spec.name,
+        "labels": spec.labels,
+        "detach": True,
+        "volumes": [bind["bind"] for bind in binds.values()],
+        "ports": [tuple(port.split("/", 1)) for port in ports] if ports else None,
+        "networking_config": {spec.network: None} if spec.network else None,
+        "host_config": host_config,
+    }
 
 
 def _ports(spec):

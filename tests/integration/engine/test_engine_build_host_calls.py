@@ -57,6 +57,28 @@ def test_creating_twice_finds_the_first(connection, spec, engine):
     assert len(spec_volumes(engine, spec.name)) == 2
 
 
+def test_the_container_is_made_as_its_spec_says(connection, spec, engine, devstack):
+    made = engine.containers.get(adapter.create_container(connection, spec))
+
+    config, host_config = made.attrs["Config"], made.attrs["HostConfig"]
+    assert made.name == spec.name and made.status == "created"
+    assert config["Image"] == spec.image and config["Cmd"] == spec.command
+    assert spec.labels.items() <= config["Labels"].items()
+    assert sorted(host_config["Binds"]) == sorted(
+        f"{name}:{path}:rw" for name, path in spec.binds.items()
+    )
+    assert set(config["Volumes"]) == set(spec.binds.values())
+    assert "2376/tcp" in config["ExposedPorts"]
+    assert host_config["PortBindings"] == {
+        "2376/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]
+    }
+    assert host_config["NetworkMode"] == devstack["network"]
+    assert list(made.attrs["NetworkSettings"]["Networks"]) == [devstack["network"]]
+    assert host_config["CapAdd"] == adapter.DIND_OPTIONS["cap_add"]
+    assert host_config["SecurityOpt"] == adapter.DIND_OPTIONS["security_opt"]
+    assert not host_config["Privileged"]
+
+
 def test_a_name_taken_by_someone_else_is_a_conflict(connection, spec):
     adapter.create_container(connection, spec)
     impostor = dataclasses.replace(
