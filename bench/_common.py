@@ -821,7 +821,14 @@ def worker_bench(direct_class, *, data_dir=False, also_clean_up=None):
     with guarded_run(clean_up) as bench.run:
         data = f", data {bench.data_dir}" if bench.data_dir else ""
         say(f"bench {TOKEN}: database {bench.database.name}, queue {bench.queue}{data}")
-        setup_django(bench.database, queue=bench.queue, data_dir=bench.data_dir)
+        # DEBUG off, as deployed: with it on, Django keeps every query and,
+        # on SQLite, asks the database again to quote each one's parameters.
+        setup_django(
+            bench.database,
+            queue=bench.queue,
+            data_dir=bench.data_dir,
+            debug_off=True,
+        )
         world = devstack_world(devstack)
         bench.endpoint, bench.registry, bench.user, bench.installation_id = world
         bench.direct = direct_class(devstack, bench.workdir)
