@@ -22,7 +22,8 @@ test: venv devstack lint
 	$(IN_DEVSTACK) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## the same suite on PostgreSQL: a private cluster (devstack/postgres) and DATABASE_URL;
-## tests marked `once` (the soak, the token and directory fuzz runs) ran in `make test`
+## tests marked `once` (the soak, the token and directory fuzz runs, the browser tests
+## but the accessibility walk at 1366 px) ran in `make test`
 .PHONY: test-postgres
 test-postgres: venv devstack lint
 	devstack/postgres

@@ -36,6 +36,21 @@ BROWSER_ARGS = [
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by the markers
+def pytest_collection_modifyitems(items):
+    """What Chromium does with a page (HTMX, scripts, layout, focus, the
+    CSP) is the same whatever the database: browser tests run once per CI
+    run, on its first leg, except those marked `every_database` (the
+    accessibility walk at 1366 px, which renders every page on PostgreSQL).
+    The database work behind the pages runs on both legs in the
+    request-level tests."""
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker(
+            "every_database"
+        ):
+            item.add_marker(pytest.mark.once)
+
+
 def devstack_value(name):
     """A devstack variable, or a failure that says how to get the devstack."""
     value = os.environ.get(name)
