@@ -104,6 +104,8 @@ def wait_for_state(host, wanted, started):
     from hosts.models import BuildHost
 
     rows = BuildHost.objects.filter(pk=host.pk)
+    ready = wanted == BuildHost.State.READY
+    last_step = _common.provision_steps()[-1] if ready else None
     while True:
         state, step, error = rows.values_list("state", "step", "error").get()
         if state == wanted:
@@ -112,8 +114,7 @@ def wait_for_state(host, wanted, started):
             raise RuntimeError(f"build host failed at {step}: {error}")
         if time.perf_counter() - started > READY_TIMEOUT_SECONDS:
             raise RuntimeError(f"build host still {state} ({step}) after the timeout")
-        last = wanted == BuildHost.State.READY and step == _common.provision_steps()[-1]
-        time.sleep(LAST_STEP_POLL_SECONDS if last else POLL_SECONDS)
+        time.sleep(LAST_STEP_POLL_SECONDS if step == last_step else POLL_SECONDS)
 
 
 def step_durations(host):

@@ -118,9 +118,8 @@ def test_the_login_page_fits_a_phone(phone, live_server):
     assert problems == [], "\n".join(problems)
 
 
-# Widths are CSS, whatever the database: once per CI run (the accessibility
-# walk at 1366 px renders every page on PostgreSQL).
-@pytest.mark.once
+# Widths are CSS, whatever the database: once per CI run, as every browser
+# test but the accessibility walk at 1366 px (tests/conftest.py).
 @pytest.mark.parametrize("who", [DEVELOPER, ADMIN])
 def test_every_page_fits_a_phone_with_the_whole_menu(phone, live_server, ids, who):
     sign_in(phone, live_server, *USERS[who])
@@ -146,7 +145,6 @@ SQUEEZED = """() => Array.from(document.querySelectorAll('main td, main th'))
     + ' in ' + Math.round(cell.getBoundingClientRect().width) + ' px')"""
 
 
-@pytest.mark.once
 @pytest.mark.parametrize("who", [DEVELOPER, ADMIN])
 def test_no_column_is_squeezed_at_1366_px(laptop, live_server, ids, who):
     sign_in(laptop, live_server, *USERS[who])
